@@ -1,0 +1,39 @@
+# guest_memfd in-place shared/private conversion: the patch series and its test bed.
+# See README.md. Every target is a script under scripts/.
+SHELL := /bin/bash
+
+.PHONY: all test run check-series tree export base kernel deps clean help
+
+all: help
+
+help:
+	@echo "make test          check the series, build and boot the patched kernel, run the tests"
+	@echo "make run           build and boot the patched kernel, run the demonstration"
+	@echo "make check-series  apply, build, checkpatch and kernel-doc each patch in turn"
+	@echo "make tree          build/linux: git work tree with patches/ applied as commits"
+	@echo "make export        regenerate patches/ from the commits in build/linux"
+	@echo "make clean         remove build/ and results/ (keeps downloads in ~/.cache)"
+
+deps:
+	@bash -c '. scripts/lib.sh && ensure_host_packages'
+
+base: deps
+	@scripts/base.sh
+
+tree: base
+	@scripts/tree.sh
+
+export:
+	@scripts/export.sh
+
+check-series: base
+	@scripts/check-series.sh
+
+test: deps check-series
+	@scripts/test.sh vm/tests.list
+
+run: deps
+	@scripts/test.sh vm/run.list --show
+
+clean:
+	rm -rf build results

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# test.sh [LIST] [--show]: apply patches/ to the test tree, build the test kernel and
+# the listed KVM selftests, boot the kernel under QEMU and run them. Results go to
+# results/<run>/ (console.log, results.tap, summary.txt).
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+. "$ROOT/scripts/series.sh"
+list=${1:-$ROOT/vm/tests.list}
+show=${2:-}
+
+ensure_host_packages
+say "applying patches/ ($(series_patches | wc -l) patches) to $TEST_TREE"
+apply_series "$TEST_TREE"
+t0=$(date +%s)
+"$ROOT/scripts/kernel.sh" "$TEST_TREE" "$KOBJ"
+t1=$(date +%s)
+mapfile -t tests < <(grep -v '^#' "$list" | awk 'NF { print $1 }')
+"$ROOT/scripts/selftests.sh" "$TEST_TREE" "$KOBJ" "$SELFTESTS_OUT" "${tests[@]}"
+t2=$(date +%s)
+
+run=$RESULTS/$(date +%Y%m%d-%H%M%S)-$(basename "$list" .list)
+mkdir -p "$run"
+rc=0
+"$ROOT/scripts/vm.sh" "$KOBJ/arch/x86/boot/bzImage" "$SELFTESTS_OUT" "$list" "$run" >"$run/summary.txt" 2>&1 || rc=$?
+t3=$(date +%s)
+if [ -n "$show" ]; then
+	# The tests' own output, as the guest printed it.
+	sed -n '/^=== RUN/,$p' "$run/console.log" | tr -d '\r' | grep -av '^\[ *[0-9.]*\] reboot' || true
+	echo
+fi
+cat "$run/summary.txt"
+echo "# times: kernel build $((t1 - t0))s, selftests build $((t2 - t1))s, VM run $((t3 - t2))s; logs in ${run#"$ROOT"/}/"
+exit $rc

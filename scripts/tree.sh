@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# make tree: the developer work tree $TREE (build/linux) with the series applied as
+# commits on branch "series". Refuses to throw away uncommitted edits; the previous
+# branch head is kept as refs/backup/series.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+. "$ROOT/scripts/series.sh"
+"$ROOT/scripts/base.sh"
+if [ -n "$(git -C "$TREE" status --porcelain --untracked-files=no)" ]; then
+	git -C "$TREE" status --short --untracked-files=no | head -n 20 >&2
+	die "$TREE has uncommitted edits (above): commit them and run 'make export', or discard them, then run 'make tree' again"
+fi
+git -C "$TREE" update-ref refs/backup/series HEAD
+git -C "$TREE" am --abort >/dev/null 2>&1 || true
+git -C "$TREE" checkout -q -B series base
+while read -r p; do
+	[ -f "$ROOT/patches/$p" ] || die "patches/series lists $p, but patches/$p does not exist"
+	git -C "$TREE" am -q "$ROOT/patches/$p" ||
+		{ git -C "$TREE" am --abort; die "patch $p does not apply to the base (git am output above)"; }
+done < <(series_patches)
+say "$TREE: branch series = base + $(git -C "$TREE" rev-list --count base..series) patches (previous head saved as refs/backup/series)"
