@@ -78,7 +78,9 @@ for p in "${patches[@]}"; do
 			echo "build of $t failed; first errors:"
 			grep -m 10 -E 'error|Error|warning' "$log" || tail -n 20 "$log"
 			problems=$((problems + 1))
+			continue
 		fi
+		echo "built: $t"
 	done
 
 	# checkpatch --strict; warnings must be explained below the patch's "---".
@@ -95,6 +97,7 @@ for p in "${patches[@]}"; do
 			echo "checkpatch (explained in the patch): $line"
 		fi
 	done < <(grep -E '^(ERROR|WARNING|CHECK):' <<<"$out" || true)
+	echo "checkpatch --strict: $(grep -E '^total:' <<<"$out" || echo "$out" | tail -n 1)"
 
 	# kernel-doc: no new warnings in the touched files.
 	for f in "${files[@]}"; do
