@@ -8,7 +8,7 @@ set -euo pipefail
 git -C "$TREE" rev-parse -q --verify refs/tags/base >/dev/null || die "no work tree at $TREE: run 'make tree' first"
 [ "$(git -C "$TREE" rev-parse --abbrev-ref HEAD)" = series ] || die "$TREE is not on branch 'series': check out series first"
 [ -z "$(git -C "$TREE" status --porcelain --untracked-files=no)" ] ||
-	die "$TREE has uncommitted edits: commit them (git commit, or git commit --fixup and rebase) first"
+	warn "$TREE has uncommitted edits; they are not exported (commit them, then run 'make export' again)"
 
 old=$(mktemp -d)
 trap 'rm -rf "$old"' EXIT

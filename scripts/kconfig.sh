@@ -5,6 +5,9 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 src=$(realpath "$1") obj=$(realpath -m "$2"); shift 2
+fragments=()
+for f in "$@"; do fragments+=("$(realpath "$f")"); done
+set -- "${fragments[@]}"
 mkdir -p "$obj"
 tmp=$obj/.config.merging
 rm -rf "$tmp"; mkdir -p "$tmp"
