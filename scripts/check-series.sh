@@ -4,7 +4,8 @@
 # on the files it touches. Reports every problem, exits non-zero if there was one.
 #
 # A checkpatch warning may be kept only if the patch explains it below its "---" line
-# with a line "checkpatch: TYPE: why" (TYPE as checkpatch prints it).
+# with a line "checkpatch: TYPE: why" (TYPE as checkpatch prints it), which
+# "make export" writes from the commit's git note.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$ROOT/scripts/series.sh"
@@ -42,7 +43,7 @@ targets_for() {
 
 kdoc_warnings() {	# file: kernel-doc warnings, line numbers dropped
 	[ -f "$CHECK_TREE/$1" ] || return 0
-	(cd "$CHECK_TREE" && scripts/kernel-doc -none "$1" 2>&1 | sed -E 's/:[0-9]+:/:/' | sort) || true
+	(cd "$CHECK_TREE" && scripts/kernel-doc -none "$1" 2>&1 | sed -E 's/:[0-9]+([: ])/\1/' | sort) || true
 }
 
 failed=0 passed=0 i=0
@@ -86,7 +87,7 @@ for p in "${patches[@]}"; do
 	# checkpatch --strict; warnings must be explained below the patch's "---".
 	out=$(cd "$CHECK_TREE" && scripts/checkpatch.pl --strict --no-tree --show-types \
 		--ignore MISSING_SIGN_OFF "$ROOT/patches/$p" 2>&1) || true
-	explained=$(sed -n '/^---$/,/^diff --git/p' "$ROOT/patches/$p" | sed -n 's/^checkpatch: \([A-Z_]*\):.*/\1/p')
+	explained=$(sed -n '/^---$/,/^diff --git/p' "$ROOT/patches/$p" | sed -n 's/^ *checkpatch: \([A-Z_]*\):.*/\1/p')
 	while IFS= read -r line; do
 		type=$(sed -E 's/^(ERROR|WARNING|CHECK):([A-Z_0-9]+):.*/\2/' <<<"$line")
 		if [[ $line == ERROR:* ]] || ! grep -qx "$type" <<<"$explained"; then

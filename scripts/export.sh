@@ -13,12 +13,13 @@ git -C "$TREE" rev-parse -q --verify refs/tags/base >/dev/null || die "no work t
 old=$(mktemp -d)
 trap 'rm -rf "$old"' EXIT
 [ -f "$SERIES" ] && cp "$SERIES" "$old/series"
-rm -f "$ROOT"/patches/[0-9][0-9][0-9][0-9]-*.patch
 # The cover letter is written by hand; keep it.
-[ -f "$old/series" ] && cp "$old/series" "$old/series.keep"
-find "$ROOT/patches" -maxdepth 1 -name '0000-cover-letter.patch' -exec cp {} "$old/" \;
+[ -f "$ROOT/patches/0000-cover-letter.patch" ] && cp "$ROOT/patches/0000-cover-letter.patch" "$old/"
+rm -f "$ROOT"/patches/[0-9][0-9][0-9][0-9]-*.patch
 
-git -C "$TREE" format-patch -q --zero-commit --no-signature --base=base \
+# Notes (git notes) go below each patch's "---": where a kept checkpatch warning
+# is explained ("checkpatch: TYPE: why").
+git -C "$TREE" format-patch -q --zero-commit --no-signature --notes --base=base \
 	-o "$ROOT/patches" base..series
 [ -f "$old/0000-cover-letter.patch" ] && cp "$old/0000-cover-letter.patch" "$ROOT/patches/"
 

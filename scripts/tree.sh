@@ -17,5 +17,8 @@ while read -r p; do
 	[ -f "$ROOT/patches/$p" ] || die "patches/series lists $p, but patches/$p does not exist"
 	git -C "$TREE" am -q "$ROOT/patches/$p" ||
 		{ git -C "$TREE" am --abort; die "patch $p does not apply to the base (git am output above)"; }
+	# git am drops what is below "---"; keep the checkpatch explanations as notes.
+	note=$(sed -n '/^---$/,/^diff --git/p' "$ROOT/patches/$p" | sed -n 's/^ *\(checkpatch: .*\)/\1/p')
+	[ -z "$note" ] || git -C "$TREE" notes add -f -m "$note" HEAD
 done < <(series_patches)
 say "$TREE: branch series = base + $(git -C "$TREE" rev-list --count base..series) patches (previous head saved as refs/backup/series)"
