@@ -93,6 +93,8 @@ main() {
 	git config core.autocrlf false
 	git config user.name "guest_memfd in-place conversion developer"
 	git config user.email "dev@localhost"
+	# Keep git notes (checkpatch explanations) on commits across rebase and amend.
+	git config notes.rewriteRef refs/notes/commits
 	git add -A -f .
 	local tree commit
 	tree=$(git write-tree)

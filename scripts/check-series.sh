@@ -10,7 +10,12 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$ROOT/scripts/series.sh"
 CHECK_TREE=$BUILD/check-tree
-CHECK_OBJ=$BUILD/obj-check
+# Kernel objects are built with each config: name => fragment.
+declare -A CHECK_CONFIGS=(
+	[obj-check]=build-check.config
+	[obj-check-noattr]=build-check-noattr.config
+)
+CHECK_OBJ=$BUILD/obj-check	# also used for headers_install and the selftests
 CHECK_SELFTESTS=$BUILD/selftests-check
 
 mapfile -t patches < <(series_patches)
@@ -22,7 +27,9 @@ fi
 
 # Start from the base, then apply one patch at a time.
 SERIES=/dev/null apply_series "$CHECK_TREE"
-"$ROOT/scripts/kconfig.sh" "$CHECK_TREE" "$CHECK_OBJ" "$ROOT/configs/build-check.config"
+for o in "${!CHECK_CONFIGS[@]}"; do
+	"$ROOT/scripts/kconfig.sh" "$CHECK_TREE" "$BUILD/$o" "$ROOT/configs/${CHECK_CONFIGS[$o]}"
+done
 
 # Build targets for the files a patch touches (one per line).
 targets_for() {
@@ -74,14 +81,20 @@ for p in "${patches[@]}"; do
 				echo "build of the KVM selftests failed; first errors:"
 				grep -m 10 -E 'error|Error' "$log" || tail -n 20 "$log"
 				problems=$((problems + 1))
+			else
+				echo "built: KVM selftests"
 			fi
-		elif ! kmake -C "$CHECK_TREE" O="$CHECK_OBJ" "$t" >"$log" 2>&1; then
-			echo "build of $t failed; first errors:"
-			grep -m 10 -E 'error|Error|warning' "$log" || tail -n 20 "$log"
-			problems=$((problems + 1))
-			continue
+		else
+			for o in "${!CHECK_CONFIGS[@]}"; do
+				if ! kmake -C "$CHECK_TREE" O="$BUILD/$o" "$t" >"$log" 2>&1; then
+					echo "build of $t with ${CHECK_CONFIGS[$o]} failed; first errors:"
+					grep -m 10 -E 'error|Error|warning' "$log" || tail -n 20 "$log"
+					problems=$((problems + 1))
+				else
+					echo "built: $t (${CHECK_CONFIGS[$o]})"
+				fi
+			done
 		fi
-		echo "built: $t"
 	done
 
 	# checkpatch --strict; warnings must be explained below the patch's "---".

@@ -23,7 +23,7 @@ while IFS= read -r line; do
 	else
 		grep -qx "$sym=$want" "$tmp/.config" || { warn "$sym=$want asked, .config has: $(grep "^$sym=\|^# $sym is not set" "$tmp/.config" || echo nothing)"; bad=1; }
 	fi
-done < <(grep -h '^CONFIG_' "$@")
+done < <(grep -h '^CONFIG_' "$@" | tac | awk -F= '!seen[$1]++' | tac)	# last value of a symbol wins
 [ $bad -eq 0 ] || die "kconfig did not accept the fragments $* (dependencies missing?); fix the fragment"
 if ! cmp -s "$tmp/.config" "$obj/.config"; then
 	cp "$tmp/.config" "$obj/.config"

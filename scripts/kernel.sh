@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# kernel.sh SRC OBJ: build the test kernel (tinyconfig + configs/test.config) out of
-# tree with ccache, and install its uAPI headers into OBJ/usr/include for the selftests.
+# kernel.sh SRC OBJ [FRAGMENT...]: build a kernel out of tree with ccache from
+# tinyconfig + configs/test.config + FRAGMENTs, and install its uAPI headers into
+# OBJ/usr/include for the selftests.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
-src=$(realpath "$1") obj=$(realpath -m "$2")
-"$ROOT/scripts/kconfig.sh" "$src" "$obj" "$ROOT/configs/test.config"
+src=$(realpath "$1") obj=$(realpath -m "$2"); shift 2
+"$ROOT/scripts/kconfig.sh" "$src" "$obj" "$ROOT/configs/test.config" "$@"
 say "building the test kernel in $obj"
 log=$obj/build.log
 if ! kmake -C "$src" O="$obj" bzImage >"$log" 2>&1; then

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# test.sh [LIST] [--show]: apply patches/ to the test tree, build the test kernel and
-# the listed KVM selftests, boot the kernel under QEMU and run them. Results go to
-# results/<run>/ (console.log, results.tap, summary.txt).
+# test.sh [LIST] [--show]: apply patches/ to the test tree, build the test kernel, the
+# listed KVM selftests and the demo VMM (demo/), boot the kernel under QEMU and run the
+# list. Results go to results/<run>/ (console.log, results.tap, summary.txt).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$ROOT/scripts/series.sh"
@@ -14,8 +14,12 @@ apply_series "$TEST_TREE"
 t0=$(date +%s)
 "$ROOT/scripts/kernel.sh" "$TEST_TREE" "$KOBJ"
 t1=$(date +%s)
-mapfile -t tests < <(grep -v '^#' "$list" | awk 'NF { print $1 }')
-"$ROOT/scripts/selftests.sh" "$TEST_TREE" "$KOBJ" "$SELFTESTS_OUT" "${tests[@]}"
+# List entries under demo/ are the reference VMM, built by demo.sh; the rest are selftests.
+mapfile -t tests < <(grep -v '^#' "$list" | awk 'NF && $1 !~ /^demo\// { print $1 }')
+if [ ${#tests[@]} -gt 0 ]; then
+	"$ROOT/scripts/selftests.sh" "$TEST_TREE" "$KOBJ" "$SELFTESTS_OUT" "${tests[@]}"
+fi
+"$ROOT/scripts/demo.sh" "$BUILD/demo"
 t2=$(date +%s)
 
 run=$RESULTS/$(date +%Y%m%d-%H%M%S)-$(basename "$list" .list)
@@ -29,5 +33,5 @@ if [ -n "$show" ]; then
 	echo
 fi
 cat "$run/summary.txt"
-echo "# times: kernel build $((t1 - t0))s, selftests build $((t2 - t1))s, VM run $((t3 - t2))s; logs in ${run#"$ROOT"/}/"
+echo "# times: kernel build $((t1 - t0))s, selftests and demo build $((t2 - t1))s, VM run $((t3 - t2))s; logs in ${run#"$ROOT"/}/"
 exit $rc

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # vm.sh KERNEL SELFTESTS_OUT TESTS_LIST RUN_DIR [EXTRA_CMDLINE]: pack the tests into an
-# initramfs, boot KERNEL under TCG (KVM runs nested inside), collect TAP and console.
+# initramfs (a test name is looked up in SELFTESTS_OUT, then under build/), boot KERNEL under TCG (KVM runs nested inside), collect TAP and console.
 # Prints one TAP line per test, any kernel splat, and "N passed, N failed, N skipped";
 # exits non-zero on any failure, skip, splat or hang.
 set -euo pipefail
@@ -21,7 +21,8 @@ build_initramfs() {
 	local name bin lib
 	while read -r name _; do
 		bin=$out/$name
-		[ -x "$bin" ] || die "test binary $bin missing: the selftest build did not produce it"
+		[ -x "$bin" ] || bin=$BUILD/$name
+		[ -x "$bin" ] || die "test binary $name is in neither $out nor $BUILD: the build did not produce it"
 		mkdir -p "$root/tests/$(dirname "$name")"
 		cp "$bin" "$root/tests/$name"
 		# Shared libraries the test needs, at the same paths as on the host.
