@@ -7,7 +7,8 @@ SHELL := /bin/bash
 all: help
 
 help:
-	@echo "make test          check the series, build and boot the patched kernel, run the tests"
+	@echo "make test          check the series, build and boot the patched kernel, run the tests,"
+	@echo "                   then again on the debug kernel (KASAN, lockdep, kmemleak)"
 	@echo "make run           build and boot the patched kernel, run the demonstration"
 	@echo "make check-series  apply, build, checkpatch and kernel-doc each patch in turn"
 	@echo "make tree          build/linux: git work tree with patches/ applied as commits"
@@ -31,6 +32,7 @@ check-series: base
 
 test: deps check-series
 	@scripts/test.sh vm/tests.list
+	@scripts/test.sh --debug vm/debug.list
 
 run: deps
 	@scripts/test.sh vm/run.list --show

@@ -7,7 +7,7 @@ BUILD=${BUILD:-$ROOT/build}
 CACHE=${CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/gmem-inplace}
 TREE=$BUILD/linux		# developer work tree: base commit + series as commits
 TEST_TREE=$BUILD/test-tree	# what "make test" builds: base + patches/ applied by git am
-KOBJ=$BUILD/obj-test		# out-of-tree objects of the test kernel
+KOBJ=${KOBJ:-$BUILD/obj-test}	# out-of-tree objects of the test kernel
 SELFTESTS_OUT=$BUILD/selftests
 RESULTS=$ROOT/results
 
