@@ -2,7 +2,7 @@
 # See README.md. Every target is a script under scripts/.
 SHELL := /bin/bash
 
-.PHONY: all test run check-series tree export base kernel deps clean help
+.PHONY: all test run bench check-series tree export base kernel deps clean help
 
 all: help
 
@@ -10,6 +10,7 @@ help:
 	@echo "make test          check the series, build and boot the patched kernel, run the tests,"
 	@echo "                   then again on the debug kernel (KASAN, lockdep, kmemleak)"
 	@echo "make run           build and boot the patched kernel, run the demonstration"
+	@echo "make bench         build and boot the patched kernel, run the conversion benchmark"
 	@echo "make check-series  apply, build, checkpatch and kernel-doc each patch in turn"
 	@echo "make tree          build/linux: git work tree with patches/ applied as commits"
 	@echo "make export        regenerate patches/ from the commits in build/linux"
@@ -36,6 +37,9 @@ test: deps check-series
 
 run: deps
 	@scripts/test.sh vm/run.list --show
+
+bench: deps
+	@scripts/bench.sh
 
 clean:
 	rm -rf build results

@@ -16,6 +16,7 @@ declare -A HOST_PACKAGES=(
 	[gcc]=gcc [make]=make [flex]=flex [bison]=bison [bc]=bc [perl]=perl
 	[python3]=python3 [ccache]=ccache [cpio]=cpio [xz]=xz-utils [rsync]=rsync
 	[qemu-system-x86_64]=qemu-system-x86 [git]=git [gzip]=gzip
+	[gnuplot]=gnuplot-nox
 )
 # Packages with no command to probe: checked by dpkg name.
 HOST_LIBS=(libelf-dev libssl-dev busybox-static uuid-dev)
