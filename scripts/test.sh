@@ -1,32 +1,41 @@
 #!/usr/bin/env bash
-# test.sh [--debug] [--show] [LIST]: apply patches/ to the test tree, build the test
+# test.sh [--debug|--kcsan] [--npt0] [--show] [LIST]: apply patches/ to the test tree, build the test
 # kernel, the listed KVM selftests and the demo VMM (demo/), boot the kernel under QEMU
 # and run the list. Results go to results/<run>/ (console.log, results.tap, summary.txt).
 #   --debug  the debug kernel (configs/debug.config: KASAN, lockdep, kmemleak, fault
 #            injection) booted with panic_on_warn=1, objects in build/obj-debug
+#   --kcsan  a KCSAN kernel (configs/kcsan.config; KCSAN excludes KASAN), objects in
+#            build/obj-kcsan; a data race report fails the run like any splat
+#   --npt0   the test kernel booted with kvm_amd.npt=0 (shadow paging)
 #   --show   print the tests' own output (the guest console) before the verdict
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$ROOT/scripts/series.sh"
-debug="" show=""
+show=""
+kobj=$KOBJ fragments=() cmdline=""
 while [ $# -gt 0 ]; do
 	case $1 in
-	--debug) debug=1 ;;
+	--debug)
+		kobj=$BUILD/obj-debug
+		fragments=("$ROOT/configs/debug.config")
+		cmdline="panic_on_warn=1"
+		# KASAN and lockdep slow everything down several times under TCG.
+		export VM_TIMEOUT=${VM_TIMEOUT:-3600}
+		;;
+	--kcsan)
+		kobj=$BUILD/obj-kcsan
+		fragments=("$ROOT/configs/kcsan.config")
+		export VM_TIMEOUT=${VM_TIMEOUT:-3600}
+		;;
+	--npt0) cmdline="kvm_amd.npt=0" ;;
 	--show) show=1 ;;
-	-*) die "unknown option $1 (known: --debug, --show)" ;;
+	-*) die "unknown option $1 (known: --debug, --kcsan, --npt0, --show)" ;;
 	*) break ;;
 	esac
 	shift
 done
 list=$(realpath "${1:-$ROOT/vm/tests.list}")
-kobj=$KOBJ fragments=() cmdline=""
-if [ -n "$debug" ]; then
-	kobj=$BUILD/obj-debug
-	fragments=("$ROOT/configs/debug.config")
-	cmdline="panic_on_warn=1"
-	# KASAN and lockdep slow everything down several times under TCG.
-	export VM_TIMEOUT=${VM_TIMEOUT:-3600}
-fi
+[ -f "$list" ] || die "no test list at $list"
 
 ensure_host_packages
 say "applying patches/ ($(series_patches | wc -l) patches) to $TEST_TREE"
