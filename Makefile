@@ -2,13 +2,14 @@
 # See README.md. Every target is a script under scripts/.
 SHELL := /bin/bash
 
-.PHONY: all test run bench soak test-kcsan test-npt0 check-series tree export base kernel deps clean help
+.PHONY: all test test-fast run bench soak test-kcsan test-npt0 check-series tree export base kernel deps clean help
 
 all: help
 
 help:
 	@echo "make test          check the series, build and boot the patched kernel, run the tests,"
 	@echo "                   then again on the debug kernel (KASAN, lockdep, kmemleak)"
+	@echo "make test-fast     make test without the debug kernel pass (the edit-test loop)"
 	@echo "make run           build and boot the patched kernel, run the demonstration"
 	@echo "make bench         build and boot the patched kernel, run the conversion benchmark"
 	@echo "make soak          the long reliability run: 5 seeds, 10^6 conversions, 10^7 fuzzer calls"
@@ -37,6 +38,9 @@ check-series: base
 test: deps check-series
 	@scripts/test.sh vm/tests.list
 	@scripts/test.sh --debug vm/debug.list
+
+test-fast: deps check-series
+	@scripts/test.sh vm/tests.list
 
 run: deps
 	@scripts/test.sh vm/run.list --show
