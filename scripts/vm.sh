@@ -68,7 +68,7 @@ figures() {
 	# (awk, not grep, so that a figure that is absent is no error under pipefail)
 	conv=$(awk '/^Conversions: [0-9]+ issued/ { n += $2 } END { print n + 0 }' "$c")
 	calls=$(awk '/^[0-9]+ calls \(/ { n += $1 } END { print n + 0 }' "$c")
-	seeds=$(awk '/^Seed: [0-9]+/ { printf "%s%s", sep, $2; sep = "," }' "$c")
+	seeds=$(awk '{ sub(/\r$/, "") } /^Seed: [0-9]+/ && !seen[$2]++ { printf "%s%s", sep, $2; sep = "," }' "$c")
 	splats=$(grep -acE "$SPLATS" "$c" || true)
 	leaks=$(awk '/^=== END kmemleak: [0-9]+/ { print $4 }' "$c")
 	echo "# figures: stress conversions $conv, fuzzer calls $calls, seeds ${seeds:-none}, splats $splats, kmemleak objects ${leaks:-not scanned}"
