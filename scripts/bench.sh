@@ -37,7 +37,7 @@ build_kernel() {
 build_benchmark() {
 	local file=$src/tools/testing/selftests/kvm/$TEST.c
 	[ -f "$file" ] ||
-		die "$file does not exist: the series in patches/ has no benchmark yet; set BENCH_TREE to a tree that has it (e.g. BENCH_TREE=build/linux)"
+		die "$file does not exist: the tree has no benchmark (patches/ should add it); set BENCH_TREE to a tree that has it (e.g. BENCH_TREE=build/linux)"
 	"$ROOT/scripts/selftests.sh" "$src" "$KOBJ" "$SELFTESTS_OUT" "$TEST"
 }
 
