@@ -1,7 +1,21 @@
 #!/usr/bin/env bash
-# make check-series: apply the series patch by patch; after each, build what the patch
-# touches with configs/build-check.config, run checkpatch --strict on it and kernel-doc
-# on the files it touches. Reports every problem, exits non-zero if there was one.
+# make check-series: apply the series one patch at a time and check each patch the way
+# the kernel test robot and the maintainers' trees will:
+#   - kernel patches: vmlinux and modules built and linked (modpost) with each config
+#     of LINK_CONFIGS; patches touching generic KVM code (virt/kvm, include/linux/kvm*,
+#     include/uapi/linux/kvm.h) also build virt/kvm and arch/arm64/kvm for arm64;
+#   - sparse (C=2) and W=1 on the touched C files: no warning that was not there before
+#     the patch;
+#   - patches touching Documentation/: htmldocs of that part, no new warning;
+#   - selftest patches: the KVM selftests build;
+#   - checkpatch.pl --strict with the tree (spdxcheck included) and kernel-doc on the
+#     touched files.
+# Every problem names the patch, the config and the first errors; exits non-zero if
+# there was one.
+#
+# CHECK_LEVEL=ci (the default, what "make test" runs) links with configs (a) and (b)
+# for every kernel patch and with (c) once, after the last patch; CHECK_LEVEL=full
+# ("make check-series-full") links all three for every patch.
 #
 # A checkpatch warning may be kept only if the patch explains it below its "---" line
 # with a line "checkpatch: TYPE: why" (TYPE as checkpatch prints it), which
@@ -10,14 +24,21 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$ROOT/scripts/series.sh"
 CHECK_TREE=$BUILD/check-tree
-# Kernel objects are built with each config: name => fragment.
-declare -A CHECK_CONFIGS=(
-	[obj-check]=build-check.config
-	[obj-check-noattr]=build-check-noattr.config
-)
-CHECK_OBJ=$BUILD/obj-check	# also used for headers_install and the selftests
-CHECK_SELFTESTS=$BUILD/selftests-check
+CHECK_LEVEL=${CHECK_LEVEL:-ci}
+case $CHECK_LEVEL in ci | full) ;; *) die "CHECK_LEVEL=$CHECK_LEVEL: use ci or full" ;; esac
 
+# Link configs, in order: obj dir, fragments (merged onto tinyconfig), label.
+LINK_CONFIGS=(
+	"obj-check|build-check.config|(a) KVM=y, kvm-amd/kvm-intel=m, SEV, TDX, SW_PROTECTED_VM"
+	"obj-check-mod|build-check.config build-check-modules.config|(b) KVM=m, everything modules"
+	"obj-check-noattr|build-check-noattr.config|(c) no memory attributes"
+)
+ARM64_OBJ=$BUILD/obj-check-arm64
+CHECK_OBJ=$BUILD/obj-check	# also used for sparse/W=1, headers_install and the selftests
+CHECK_SELFTESTS=$BUILD/selftests-check
+DOCS_OBJ=$BUILD/obj-check-docs
+
+select_series
 mapfile -t patches < <(series_patches)
 if [ ${#patches[@]} -eq 0 ]; then
 	say "check-series: the series is empty, nothing to check"
@@ -27,25 +48,78 @@ fi
 
 # Start from the base, then apply one patch at a time.
 SERIES=/dev/null apply_series "$CHECK_TREE"
-for o in "${!CHECK_CONFIGS[@]}"; do
-	"$ROOT/scripts/kconfig.sh" "$CHECK_TREE" "$BUILD/$o" "$ROOT/configs/${CHECK_CONFIGS[$o]}"
+for c in "${LINK_CONFIGS[@]}"; do
+	IFS='|' read -r o frags _ <<<"$c"
+	frag_paths=()
+	for f in $frags; do frag_paths+=("$ROOT/configs/$f"); done
+	"$ROOT/scripts/kconfig.sh" "$CHECK_TREE" "$BUILD/$o" "${frag_paths[@]}"
 done
 
-# Build targets for the files a patch touches (one per line).
-targets_for() {
+# What a patch needs built, from the files it touches (one word per line):
+# kernel (vmlinux + modules), arm64 (generic KVM code), selftests, docs:<dir>.
+needs_for() {
 	local f
 	for f in "$@"; do
 		case $f in
-		arch/x86/kvm/* | virt/kvm/* | include/linux/kvm* | include/uapi/linux/kvm* | arch/x86/include/*)
-			echo arch/x86/kvm/ ;;
 		tools/testing/selftests/kvm/*) echo selftests ;;
-		Documentation/* | MAINTAINERS | tools/*) ;;
-		include/*) echo arch/x86/kvm/; echo mm/ ;;
-		*.c) echo "${f%.c}.o" ;;
-		*.h) echo "$(dirname "$f")/" ;;
-		*/Makefile | */Kconfig) echo "$(dirname "$f")/" ;;
+		Documentation/*)
+			d=${f#Documentation/}
+			d=${d%/*}
+			# The deepest directory with an index.rst: a SPHINXDIRS value.
+			while [ "$d" != "${d%/*}" ] && [ ! -f "$CHECK_TREE/Documentation/$d/index.rst" ]; do d=${d%/*}; done
+			echo "docs:$d" ;;
+		MAINTAINERS | tools/*) ;;
+		virt/kvm/* | include/linux/kvm* | include/uapi/linux/kvm*) echo kernel; echo arm64 ;;
+		*) echo kernel ;;
 		esac
 	done | sort -u
+}
+
+# Files whose sparse and W=1 output is compared: the touched .c files, or kvm_main.c
+# for a patch that touches only KVM headers.
+sparse_files_for() {
+	local f any=""
+	for f in "$@"; do
+		case $f in
+		tools/* | Documentation/* | scripts/*) ;;
+		*.c) echo "$f"; any=1 ;;
+		esac
+	done
+	if [ -z "$any" ]; then
+		for f in "$@"; do
+			case $f in include/linux/kvm* | include/uapi/linux/kvm* | virt/kvm/*.h) echo virt/kvm/kvm_main.c; break ;; esac
+		done
+	fi
+}
+
+first_errors() {	# log: the lines that say what failed
+	grep -m 12 -iE 'error|undefined|warning' "$1" || tail -n 20 "$1"
+}
+
+# sparse and W=1 diagnostics for one file, in the current state of the tree, with line
+# and column numbers dropped so that moved code does not count as new. KVM builds with
+# -Werror, so W=1 warnings may come back as errors: normalized to warnings.
+sparse_w1() {
+	local f=$1 obj=${1%.c}.o log=$BUILD/check-sparse.log
+	[ -f "$CHECK_TREE/$f" ] || return 0
+	{
+		kmake -C "$CHECK_TREE" O="$CHECK_OBJ" C=2 "$obj" >"$log" 2>&1 || true
+		sed -n 's/^/sparse: /p' "$log"
+		kmake -C "$CHECK_TREE" O="$CHECK_OBJ" W=1 "$obj" >"$log" 2>&1 || true
+		sed -n 's/^/W=1: /p' "$log"
+	} | grep -E ': (warning|error): ' | grep -v 'Werror' |
+		sed -E -e "s#$CHECK_TREE/##g" -e 's#(\.\./)+check-tree/##g' -e 's/:[0-9]+(:[0-9]+)?:/:/' \
+			-e 's/: error: /: warning: /' -e 's/-Werror=/-W/' | sort -u || true
+}
+
+# htmldocs warnings of one SPHINXDIRS value, file line numbers dropped.
+docs_warnings() {
+	local d=$1 log=$BUILD/check-docs.log
+	mkdir -p "$DOCS_OBJ"
+	make -C "$CHECK_TREE" O="$DOCS_OBJ" SPHINXDIRS="$d" htmldocs >"$log" 2>&1 ||
+		echo "htmldocs failed: $(tail -n 1 "$log")"
+	grep -E 'WARNING|ERROR|CRITICAL|[Ww]arning:' "$log" |
+		sed -E -e "s#$CHECK_TREE/##g" -e 's/:[0-9]+(:[0-9]+)?:/:/' -e 's/, line [0-9]+/, line N/' | sort -u || true
 }
 
 kdoc_warnings() {	# file: kernel-doc warnings, line numbers dropped
@@ -53,17 +127,77 @@ kdoc_warnings() {	# file: kernel-doc warnings, line numbers dropped
 	(cd "$CHECK_TREE" && scripts/kernel-doc -none "$1" 2>&1 | sed -E 's/:[0-9]+([: ])/\1/' | sort) || true
 }
 
-failed=0 passed=0 i=0
+# build_link OBJ LABEL: vmlinux and modules, modpost included; 1 on failure.
+build_link() {
+	local o=$1 label=$2 log=$BUILD/check-build.log
+	if ! kmake -C "$CHECK_TREE" O="$BUILD/$o" vmlinux modules >"$log" 2>&1; then
+		echo "build of vmlinux and modules with $label failed; first errors:"
+		first_errors "$log" | sed 's/^/    /'
+		return 1
+	fi
+	echo "built and linked: vmlinux and modules, $label"
+}
+
+build_arm64() {
+	local log=$BUILD/check-build.log
+	if [ ! -f "$ARM64_OBJ/.config" ]; then
+		ARCH=arm64 "$ROOT/scripts/kconfig.sh" "$CHECK_TREE" "$ARM64_OBJ" "$ROOT/configs/build-check-arm64.config"
+	fi
+	if ! kmake ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu- CC="ccache aarch64-linux-gnu-gcc" \
+		-C "$CHECK_TREE" O="$ARM64_OBJ" virt/kvm/ arch/arm64/kvm/ >"$log" 2>&1; then
+		echo "build of virt/kvm and arch/arm64/kvm for arm64 (build-check-arm64.config) failed; first errors:"
+		first_errors "$log" | sed 's/^/    /'
+		return 1
+	fi
+	echo "built: virt/kvm/ and arch/arm64/kvm/ for arm64"
+}
+
+build_selftests() {
+	local log=$BUILD/check-build.log
+	if ! { kmake -C "$CHECK_TREE" O="$CHECK_OBJ" headers_install INSTALL_HDR_PATH="$CHECK_OBJ/usr" &&
+		make -C "$CHECK_TREE/tools/testing/selftests/kvm" -j"$(jobs_count)" CC="ccache gcc" \
+			OUTPUT="$CHECK_SELFTESTS" KHDR_INCLUDES="-isystem $CHECK_OBJ/usr/include"; } >"$log" 2>&1; then
+		echo "build of the KVM selftests failed; first errors:"
+		first_errors "$log" | sed 's/^/    /'
+		return 1
+	fi
+	echo "built: KVM selftests"
+}
+
+# new_lines WHAT BEFORE AFTER: print the lines of AFTER not in BEFORE; 1 if any.
+new_lines() {
+	local new
+	new=$(comm -13 <(sort -u <<<"$2") <(sort -u <<<"$3") | grep -v '^$' || true)
+	[ -z "$new" ] && return 0
+	echo "$1:"
+	sed 's/^/    /' <<<"$new"
+	return 1
+}
+
+declare -A sparse_cache=() docs_cache=()	# results of the tree as the last patch left it
+failed=0 passed=0 i=0 last_kernel=0
+for ((n = ${#patches[@]}; n > 0; n--)); do
+	[ -n "$(needs_for $(patch_files "${patches[n - 1]}") | grep -x kernel)" ] && { last_kernel=$n; break; }
+done
 for p in "${patches[@]}"; do
 	i=$((i + 1))
 	problems=0
 	echo "--- [$i/${#patches[@]}] $p"
-	mapfile -t files < <(grep -E '^\+\+\+ b/|^--- a/' "$ROOT/patches/$p" | sed -E 's#^(\+\+\+ b|--- a)/##' | sort -u)
-	declare -A before=()
+	mapfile -t files < <(patch_files "$p")
+	mapfile -t needs < <(needs_for "${files[@]}")
+	mapfile -t sfiles < <(sparse_files_for "${files[@]}")
+	declare -A before=() sbefore=() dbefore=()
 	for f in "${files[@]}"; do
 		case $f in *.c | *.h) before[$f]=$(kdoc_warnings "$f") ;; esac
 	done
-	if ! git -C "$CHECK_TREE" am -q "$ROOT/patches/$p" >"$BUILD/git-am.log" 2>&1; then
+	for f in "${sfiles[@]}"; do
+		sbefore[$f]=${sparse_cache[$f]-$(sparse_w1 "$f")}
+	done
+	for w in "${needs[@]}"; do
+		case $w in docs:*) dbefore[$w]=${docs_cache[$w]-$(docs_warnings "${w#docs:}")} ;; esac
+	done
+	sparse_cache=() docs_cache=()
+	if ! git -C "$CHECK_TREE" am -q "$(patch_path "$p")" >"$BUILD/git-am.log" 2>&1; then
 		cat "$BUILD/git-am.log"
 		git -C "$CHECK_TREE" am --abort >/dev/null 2>&1 || true
 		echo "FAIL: $p does not apply; stopping (later patches depend on it)"
@@ -71,36 +205,41 @@ for p in "${patches[@]}"; do
 		exit 1
 	fi
 
-	# Build what the patch touches.
-	for t in $(targets_for "${files[@]}"); do
-		log=$BUILD/check-build.log
-		if [ "$t" = selftests ]; then
-			if ! { kmake -C "$CHECK_TREE" O="$CHECK_OBJ" headers_install INSTALL_HDR_PATH="$CHECK_OBJ/usr" &&
-				make -C "$CHECK_TREE/tools/testing/selftests/kvm" -j"$(jobs_count)" CC="ccache gcc" \
-					OUTPUT="$CHECK_SELFTESTS" KHDR_INCLUDES="-isystem $CHECK_OBJ/usr/include"; } >"$log" 2>&1; then
-				echo "build of the KVM selftests failed; first errors:"
-				grep -m 10 -E 'error|Error' "$log" || tail -n 20 "$log"
-				problems=$((problems + 1))
-			else
-				echo "built: KVM selftests"
-			fi
-		else
-			for o in "${!CHECK_CONFIGS[@]}"; do
-				if ! kmake -C "$CHECK_TREE" O="$BUILD/$o" "$t" >"$log" 2>&1; then
-					echo "build of $t with ${CHECK_CONFIGS[$o]} failed; first errors:"
-					grep -m 10 -E 'error|Error|warning' "$log" || tail -n 20 "$log"
-					problems=$((problems + 1))
-				else
-					echo "built: $t (${CHECK_CONFIGS[$o]})"
+	for w in "${needs[@]}"; do
+		case $w in
+		kernel)
+			for c in "${LINK_CONFIGS[@]}"; do
+				IFS='|' read -r o _ label <<<"$c"
+				# CI links config (c) once, after the last kernel patch.
+				if [ "$CHECK_LEVEL" = ci ] && [ "$o" = obj-check-noattr ] && [ $i -ne $last_kernel ]; then
+					continue
 				fi
+				build_link "$o" "$label" || problems=$((problems + 1))
 			done
-		fi
+			for f in "${sfiles[@]}"; do
+				sparse_cache[$f]=$(sparse_w1 "$f")
+				new_lines "sparse/W=1: new warnings in $f" "${sbefore[$f]}" "${sparse_cache[$f]}" ||
+					problems=$((problems + 1))
+			done
+			;;
+		arm64) build_arm64 || problems=$((problems + 1)) ;;
+		selftests) build_selftests || problems=$((problems + 1)) ;;
+		docs:*)
+			docs_cache[$w]=$(docs_warnings "${w#docs:}")
+			if new_lines "htmldocs SPHINXDIRS=${w#docs:}: new warnings" "${dbefore[$w]}" "${docs_cache[$w]}"; then
+				echo "built: htmldocs SPHINXDIRS=${w#docs:}, no new warnings"
+			else
+				problems=$((problems + 1))
+			fi
+			;;
+		esac
 	done
 
-	# checkpatch --strict; warnings must be explained below the patch's "---".
-	out=$(cd "$CHECK_TREE" && scripts/checkpatch.pl --strict --no-tree --show-types \
-		--ignore MISSING_SIGN_OFF "$ROOT/patches/$p" 2>&1) || true
-	explained=$(sed -n '/^---$/,/^diff --git/p' "$ROOT/patches/$p" | sed -n 's/^ *checkpatch: \([A-Z_]*\):.*/\1/p')
+	# checkpatch --strict with the tree (spdxcheck, file existence); warnings must be
+	# explained below the patch's "---".
+	out=$(cd "$CHECK_TREE" && scripts/checkpatch.pl --strict --show-types \
+		--ignore MISSING_SIGN_OFF "$(patch_path "$p")" 2>&1) || true
+	explained=$(sed -n '/^---$/,/^diff --git/p' "$(patch_path "$p")" | sed -n 's/^ *checkpatch: \([A-Z_]*\):.*/\1/p')
 	while IFS= read -r line; do
 		type=$(sed -E 's/^(ERROR|WARNING|CHECK):([A-Z_0-9]+):.*/\2/' <<<"$line")
 		if [[ $line == ERROR:* ]] || ! grep -qx "$type" <<<"$explained"; then
@@ -116,14 +255,10 @@ for p in "${patches[@]}"; do
 	# kernel-doc: no new warnings in the touched files.
 	for f in "${files[@]}"; do
 		case $f in *.c | *.h) ;; *) continue ;; esac
-		new=$(comm -13 <(echo "${before[$f]:-}") <(kdoc_warnings "$f") | grep -v '^$' || true)
-		if [ -n "$new" ]; then
-			echo "kernel-doc: new warnings in $f:"
-			echo "$new" | sed 's/^/    /'
+		new_lines "kernel-doc: new warnings in $f" "${before[$f]:-}" "$(kdoc_warnings "$f")" ||
 			problems=$((problems + 1))
-		fi
 	done
-	unset before
+	unset before sbefore dbefore
 
 	if [ $problems -eq 0 ]; then
 		echo "ok: $p"

@@ -10,18 +10,30 @@ git -C "$TREE" rev-parse -q --verify refs/tags/base >/dev/null || die "no work t
 [ -z "$(git -C "$TREE" status --porcelain --untracked-files=no)" ] ||
 	warn "$TREE has uncommitted edits; they are not exported (commit them, then run 'make export' again)"
 
+# Refuse to overwrite patches/ with a tree that lags it: patches/ must be what the tree
+# was made from ("make tree") or last exported, or already be in the tree's commits.
+record=$(git -C "$TREE" rev-parse --absolute-git-dir)/$SYNC_RECORD
+if [ -z "${FORCE:-}" ]; then
+	if [ -f "$record" ]; then
+		stale=$(comm -13 "$record" <(patches_ids) | comm -23 - <(tree_ids))
+	else
+		stale=$(comm -23 <(patches_ids) <(tree_ids))
+	fi
+	[ -z "$stale" ] || die "patches/ has $(wc -l <<<"$stale") patch(es) that $TREE has not seen (patches/ changed after 'make tree', e.g. by git pull): exporting would overwrite them with older work. Run 'make tree' (your commits are kept as refs/backup/series) and redo your change there, or 'make export FORCE=1' to overwrite patches/ anyway"
+fi
+
 old=$(mktemp -d)
 trap 'rm -rf "$old"' EXIT
 [ -f "$SERIES" ] && cp "$SERIES" "$old/series"
 # The cover letter is written by hand; keep it.
-[ -f "$ROOT/patches/0000-cover-letter.patch" ] && cp "$ROOT/patches/0000-cover-letter.patch" "$old/"
-rm -f "$ROOT"/patches/[0-9][0-9][0-9][0-9]-*.patch
+[ -f "$PATCHES_DIR/0000-cover-letter.patch" ] && cp "$PATCHES_DIR/0000-cover-letter.patch" "$old/"
+rm -f "$PATCHES_DIR"/[0-9][0-9][0-9][0-9]-*.patch
 
 # Notes (git notes) go below each patch's "---": where a kept checkpatch warning
 # is explained ("checkpatch: TYPE: why").
 git -C "$TREE" format-patch -q --zero-commit --no-signature --notes --base=base \
-	-o "$ROOT/patches" base..series
-[ -f "$old/0000-cover-letter.patch" ] && cp "$old/0000-cover-letter.patch" "$ROOT/patches/"
+	-o "$PATCHES_DIR" base..series
+[ -f "$old/0000-cover-letter.patch" ] && cp "$old/0000-cover-letter.patch" "$PATCHES_DIR/"
 
 # Rebuild patches/series: header (comments up to the first blank line), then each
 # patch with the note that stood above the same subject before.
@@ -32,7 +44,7 @@ git -C "$TREE" format-patch -q --zero-commit --no-signature --notes --base=base 
 		echo "# The series, in order (quilt format). Each patch's note says what it does."
 	fi
 	echo
-	for f in $(cd "$ROOT/patches" && ls [0-9][0-9][0-9][0-9]-*.patch 2>/dev/null | grep -v '^0000-cover-letter'); do
+	for f in $(cd "$PATCHES_DIR" && ls [0-9][0-9][0-9][0-9]-*.patch 2>/dev/null | grep -v '^0000-cover-letter'); do
 		subj=${f#[0-9][0-9][0-9][0-9]-}
 		if [ -f "$old/series" ]; then
 			awk -v s="$subj" '
@@ -46,6 +58,7 @@ git -C "$TREE" format-patch -q --zero-commit --no-signature --notes --base=base 
 	done
 } >"$SERIES.new"
 mv "$SERIES.new" "$SERIES"
+record_sync
 say "exported $(series_patches | wc -l) patches to patches/; review with: git diff -- patches/"
 missing=$(awk '/^[0-9][0-9][0-9][0-9]-/ && prev !~ /^#/ { print } { prev = $0 }' "$SERIES")
 [ -z "$missing" ] || warn "no note above these in patches/series; add one saying what the patch does: $missing"

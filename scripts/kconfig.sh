@@ -11,10 +11,10 @@ set -- "${fragments[@]}"
 mkdir -p "$obj"
 tmp=$obj/.config.merging
 rm -rf "$tmp"; mkdir -p "$tmp"
-make -s -C "$src" O="$tmp" tinyconfig >/dev/null
+${KMAKE:-make} -s -C "$src" O="$tmp" tinyconfig >/dev/null
 (cd "$tmp" && "$src/scripts/kconfig/merge_config.sh" -m -O "$tmp" "$tmp/.config" "$@" >"$tmp/merge.log" 2>&1) ||
 	{ cat "$tmp/merge.log" >&2; die "merge_config.sh failed for $*"; }
-make -s -C "$src" O="$tmp" olddefconfig >/dev/null
+${KMAKE:-make} -s -C "$src" O="$tmp" olddefconfig >/dev/null
 bad=0
 while IFS= read -r line; do
 	sym=${line%%=*} want=${line#*=}

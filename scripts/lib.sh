@@ -9,17 +9,19 @@ TREE=$BUILD/linux		# developer work tree: base commit + series as commits
 TEST_TREE=$BUILD/test-tree	# what "make test" builds: base + patches/ applied by git am
 KOBJ=${KOBJ:-$BUILD/obj-test}	# out-of-tree objects of the test kernel
 SELFTESTS_OUT=$BUILD/selftests
-RESULTS=$ROOT/results
+RESULTS=${RESULTS:-$ROOT/results}
 
 # Debian packages the scripts need, by the command that proves each is there.
 declare -A HOST_PACKAGES=(
 	[gcc]=gcc [make]=make [flex]=flex [bison]=bison [bc]=bc [perl]=perl
 	[python3]=python3 [ccache]=ccache [cpio]=cpio [xz]=xz-utils [rsync]=rsync
 	[qemu-system-x86_64]=qemu-system-x86 [git]=git [gzip]=gzip
-	[gnuplot]=gnuplot-nox
+	[gnuplot]=gnuplot-nox [sparse]=sparse [aarch64-linux-gnu-gcc]=gcc-aarch64-linux-gnu
+	[sphinx-build]=python3-sphinx [bats]=bats
 )
 # Packages with no command to probe: checked by dpkg name.
-HOST_LIBS=(libelf-dev libssl-dev busybox-static uuid-dev)
+HOST_LIBS=(libelf-dev libssl-dev busybox-static uuid-dev python3-sphinx-rtd-theme python3-yaml
+	python3-ply python3-git)
 
 say()  { printf '==> %s\n' "$*" >&2; }
 warn() { printf 'WARNING: %s\n' "$*" >&2; }
@@ -51,8 +53,58 @@ ensure_host_packages() {
 }
 
 # Kernel make with ccache; the base dir lets different checkouts share cache hits.
+# KMAKE replaces make (the test bed's own tests use a stub).
 kmake() {
-	make -s CC="ccache gcc" HOSTCC="ccache gcc" KCFLAGS="${KCFLAGS:-}" \
+	${KMAKE:-make} -s CC="ccache gcc" HOSTCC="ccache gcc" KCFLAGS="${KCFLAGS:-}" \
 		-j"$(jobs_count)" "$@"
 }
 export CCACHE_BASEDIR=$ROOT
+
+# The one parser of the test lists (vm/*.list). Prints "name limit [args]" per test:
+# comments ("#" at the start or after a blank), blank lines and extra blanks dropped,
+# CRLF tolerated. A line without a numeric time limit is an error naming file and line.
+list_tests() {
+	[ -f "$1" ] || die "no test list at $1"
+	awk -v f="$1" '
+		{ sub(/\r$/, ""); sub(/(^|[ \t])#.*/, "") }
+		NF == 0 { next }
+		$2 !~ /^[0-9]+$/ {
+			printf "ERROR: %s:%d: \"%s\": a test line is \"name time-limit-seconds [args]\"\n", f, FNR, $0 > "/dev/stderr"
+			bad = 1; next
+		}
+		{ $1 = $1; print }
+		END { exit bad }' "$1"
+}
+
+# Tests whose SKIP is the expected result: "#expect-skip NAME" lines of a list.
+list_expected_skips() {
+	sed -n 's/^#expect-skip[[:space:]]\{1,\}\([^[:space:]]\{1,\}\).*/\1/p' "$1"
+}
+
+# The accelerator for the test VM: KVM with -cpu host where the host can run a guest
+# that runs KVM itself (vmx/svm in /proc/cpuinfo and /dev/kvm usable), TCG otherwise.
+# ACCEL=kvm or ACCEL=tcg forces one. Sets QEMU_ACCEL (qemu options) and ACCEL_WHY.
+pick_accel() {
+	local want=${ACCEL:-auto}
+	case $want in
+	tcg) QEMU_ACCEL=(-accel tcg,thread=single -cpu max) ACCEL_WHY="TCG (ACCEL=tcg)" ;;
+	kvm) QEMU_ACCEL=(-accel kvm -cpu host) ACCEL_WHY="KVM -cpu host (ACCEL=kvm)" ;;
+	auto)
+		if [ -r /dev/kvm ] && [ -w /dev/kvm ] && grep -qwE 'vmx|svm' /proc/cpuinfo; then
+			QEMU_ACCEL=(-accel kvm -cpu host) ACCEL_WHY="KVM -cpu host (/dev/kvm usable, host has vmx/svm)"
+		else
+			QEMU_ACCEL=(-accel tcg,thread=single -cpu max)
+			ACCEL_WHY="TCG, single-threaded (no /dev/kvm that can run a KVM-capable guest: the host CPU shows no vmx/svm or /dev/kvm is not usable)"
+		fi ;;
+	*) die "ACCEL=$want: use auto, kvm or tcg" ;;
+	esac
+}
+
+# For run summaries: a line when the base is not the pinned version (GMEM_BASE_VERSION).
+base_note() {
+	local subject want
+	want=$(. "$ROOT/BASE" && echo "Debian $PACKAGE $VERSION")
+	subject=$(git -C "$TREE" log -1 --format=%s base 2>/dev/null) || return 0
+	[ "$subject" = "$want" ] ||
+		echo "# NOTE: the base is '$subject', not the pinned '$want' (GMEM_BASE_VERSION); its sha256 was not checked"
+}

@@ -1,6 +1,29 @@
 # Helpers for patches/series (quilt format). Source it.
 
-SERIES=$ROOT/patches/series
+# SRC=<git work tree> (e.g. build/linux): check and test that tree's commits base..HEAD
+# instead of patches/; select_series exports them to $BUILD/src-patches first.
+PATCHES_DIR=${PATCHES_DIR:-$ROOT/patches}
+SERIES=$PATCHES_DIR/series
+
+select_series() {
+	[ -n "${SRC:-}" ] || return 0
+	local src out=$BUILD/src-patches
+	src=$(realpath "$SRC") || die "SRC=$SRC does not exist"
+	git -C "$src" rev-parse -q --verify refs/tags/base >/dev/null ||
+		die "SRC=$SRC is not a work tree of the base (no tag 'base'); use build/linux (make tree)"
+	rm -rf "$out"; mkdir -p "$out"
+	git -C "$src" format-patch -q --zero-commit --no-signature --notes --base=base -o "$out" base..HEAD
+	ls "$out" | { grep '\.patch$' || true; } >"$out/series.new"; mv "$out/series.new" "$out/series"
+	PATCHES_DIR=$out SERIES=$out/series
+	say "SRC=$SRC: checking its $(series_patches | wc -l) commits base..HEAD (uncommitted edits are not part of them)"
+}
+
+patch_path() { echo "$PATCHES_DIR/$1"; }
+
+# The files a patch touches, one per line.
+patch_files() {
+	grep -E '^\+\+\+ b/|^--- a/' "$(patch_path "$1")" | sed -E 's#^(\+\+\+ b|--- a)/##' | sort -u
+}
 
 # Patch file names in order, comments and blank lines dropped.
 series_patches() {
@@ -22,12 +45,58 @@ apply_series() {
 	git -C "$dest" reset -q --hard
 	git -C "$dest" checkout -q --detach base
 	while read -r p; do
-		[ -f "$ROOT/patches/$p" ] || die "patches/series lists $p, but patches/$p does not exist"
-		if ! git -C "$dest" am -q "$ROOT/patches/$p" >"$BUILD/git-am.log" 2>&1; then
+		[ -f "$(patch_path "$p")" ] || die "$SERIES lists $p, but $(patch_path "$p") does not exist"
+		if ! git -C "$dest" am -q "$(patch_path "$p")" >"$BUILD/git-am.log" 2>&1; then
 			cat "$BUILD/git-am.log" >&2
 			git -C "$dest" am --abort >/dev/null 2>&1 || true
 			die "patch $p does not apply (git am output above)"
 		fi
 	done < <(series_patches)
 	rm -f "$BUILD/git-am.log"
+}
+
+# Patch ids (git patch-id --stable) of patches/, one per line, sorted: what the series
+# changes, whatever the commit ids, dates and notes.
+patches_ids() {
+	local f
+	for f in "$PATCHES_DIR"/[0-9][0-9][0-9][0-9]-*.patch; do
+		[ -f "$f" ] || continue
+		case $f in */0000-cover-letter.patch) continue ;; esac
+		git patch-id --stable <"$f" | cut -d' ' -f1
+	done | sort
+}
+
+# Patch ids of the commits base..REV of $TREE (default: branch series).
+tree_ids() {
+	local c
+	for c in $(git -C "$TREE" rev-list "base..${1:-series}"); do
+		git -C "$TREE" show --format= "$c" | git patch-id --stable | cut -d' ' -f1
+	done | sort
+}
+
+# Record that $TREE and patches/ agree (after make tree and make export).
+SYNC_RECORD=gmem-synced-patches
+record_sync() {
+	patches_ids >"$(git -C "$TREE" rev-parse --absolute-git-dir)/$SYNC_RECORD"
+}
+
+# Commits of $TREE (branch series, HEAD) and edits that patches/ does not hold; prints
+# what they are, returns 1 if there are any.
+unexported_work() {
+	local bad=0 extra
+	git -C "$TREE" rev-parse -q --verify refs/tags/base >/dev/null || return 0
+	if [ -n "$(git -C "$TREE" status --porcelain)" ]; then
+		echo "uncommitted edits or new files in $TREE:"
+		git -C "$TREE" status --short | head -n 10 | sed 's/^/    /'
+		bad=1
+	fi
+	for rev in series HEAD; do
+		git -C "$TREE" rev-parse -q --verify "$rev" >/dev/null || continue
+		extra=$(comm -23 <(tree_ids "$rev") <(patches_ids))
+		if [ -n "$extra" ]; then
+			echo "$rev of $TREE has $(wc -l <<<"$extra") commit(s) whose change is not in patches/"
+			bad=1
+		fi
+	done
+	return $bad
 }

@@ -1,60 +1,94 @@
 #!/usr/bin/env bash
-# test.sh [--debug|--kcsan] [--npt0] [--show] [LIST]: apply patches/ to the test tree, build the test
-# kernel, the listed KVM selftests and the demo VMM (demo/), boot the kernel under QEMU
-# and run the list. Results go to results/<run>/ (console.log, results.tap, summary.txt).
+# test.sh [--debug|--kcsan] [--npt0] [--show] [--shell] [LIST]: apply patches/ to the
+# test tree, build the test kernel, the listed KVM selftests and the demo VMM (demo/),
+# boot the kernel under QEMU and run the list (default vm/tests.list). Results go to
+# results/<run>/ (console.log, results.tap, summary.txt). Options may come in any order.
 #   --debug  the debug kernel (configs/debug.config: KASAN, lockdep, kmemleak, fault
 #            injection) booted with panic_on_warn=1, objects in build/obj-debug
 #   --kcsan  a KCSAN kernel (configs/kcsan.config; KCSAN excludes KASAN), objects in
 #            build/obj-kcsan; a data race report fails the run like any splat
 #   --npt0   the test kernel booted with kvm_amd.npt=0 (shadow paging)
 #   --show   print the tests' own output (the guest console) before the verdict
+#   --shell  boot the VM with a shell on this terminal instead of running the list
+# Environment:
+#   T='name [args]'  run only this test (time limit from the list, else 600 s)
+#   SRC=build/linux  build the kernel and tests from that work tree as it is
+#                    (uncommitted edits included) instead of applying patches/
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$ROOT/scripts/series.sh"
-show=""
-kobj=$KOBJ fragments=() cmdline=""
+show="" shell="" list=""
+kobj=$KOBJ fragments=() cmdline="" flavour=""
 while [ $# -gt 0 ]; do
 	case $1 in
 	--debug)
-		kobj=$BUILD/obj-debug
+		kobj=$BUILD/obj-debug flavour=-debug
 		fragments=("$ROOT/configs/debug.config")
 		cmdline="panic_on_warn=1"
 		# KASAN and lockdep slow everything down several times under TCG.
 		export VM_TIMEOUT=${VM_TIMEOUT:-3600}
 		;;
 	--kcsan)
-		kobj=$BUILD/obj-kcsan
+		kobj=$BUILD/obj-kcsan flavour=-kcsan
 		fragments=("$ROOT/configs/kcsan.config")
 		export VM_TIMEOUT=${VM_TIMEOUT:-3600}
 		;;
 	--npt0) cmdline="kvm_amd.npt=0" ;;
 	--show) show=1 ;;
-	-*) die "unknown option $1 (known: --debug, --kcsan, --npt0, --show)" ;;
-	*) break ;;
+	--shell) shell=1 ;;
+	-*) die "unknown option $1 (known: --debug, --kcsan, --npt0, --show, --shell)" ;;
+	*)
+		[ -z "$list" ] || die "two test lists given: $list and $1"
+		list=$1
+		;;
 	esac
 	shift
 done
-list=$(realpath "${1:-$ROOT/vm/tests.list}")
-[ -f "$list" ] || die "no test list at $list"
+list=$(realpath -m "${list:-$ROOT/vm/tests.list}")
+list_tests "$list" >/dev/null
+
+if [ -n "${T:-}" ]; then
+	# One test: its time limit from the list (or 600 s), its arguments from T.
+	read -r tname targs <<<"$T"
+	limit=$(list_tests "$list" | awk -v n="$tname" '$1 == n { print $2; exit }')
+	mkdir -p "$BUILD"
+	echo "$tname ${limit:-600} $targs" >"$BUILD/one.list"
+	list=$BUILD/one.list
+fi
 
 ensure_host_packages
-say "applying patches/ ($(series_patches | wc -l) patches) to $TEST_TREE"
-apply_series "$TEST_TREE"
+if [ -n "${SRC:-}" ]; then
+	src=$(realpath "$SRC") || die "SRC=$SRC does not exist"
+	[ -f "$src/Makefile" ] && [ -d "$src/virt/kvm" ] || die "SRC=$SRC is not a kernel tree"
+	kobj=$BUILD/obj-src$flavour	# its own objects: switching trees in one obj dir rebuilds all
+	selftests_out=$BUILD/selftests-src
+	say "SRC=$SRC: building the work tree as it is (patches/ is not used)"
+else
+	src=$TEST_TREE
+	selftests_out=$SELFTESTS_OUT
+	say "applying patches/ ($(series_patches | wc -l) patches) to $TEST_TREE"
+	apply_series "$TEST_TREE"
+fi
 t0=$(date +%s)
-"$ROOT/scripts/kernel.sh" "$TEST_TREE" "$kobj" "${fragments[@]}"
+"$ROOT/scripts/kernel.sh" "$src" "$kobj" "${fragments[@]}"
 t1=$(date +%s)
 # List entries under demo/ are the reference VMM, built by demo.sh; the rest are selftests.
-mapfile -t tests < <(grep -v '^#' "$list" | awk 'NF && $1 !~ /^demo\// { print $1 }')
+mapfile -t tests < <(list_tests "$list" | awk '$1 !~ /^demo\// { print $1 }')
 if [ ${#tests[@]} -gt 0 ]; then
-	"$ROOT/scripts/selftests.sh" "$TEST_TREE" "$kobj" "$SELFTESTS_OUT" "${tests[@]}"
+	"$ROOT/scripts/selftests.sh" "$src" "$kobj" "$selftests_out" "${tests[@]}"
 fi
 KOBJ=$kobj "$ROOT/scripts/demo.sh" "$BUILD/demo"
 t2=$(date +%s)
 
-run=$RESULTS/$(date +%Y%m%d-%H%M%S)-$(basename "$list" .list)
+if [ -n "$shell" ]; then
+	exec "$ROOT/scripts/vm.sh" --shell "$kobj/arch/x86/boot/bzImage" "$selftests_out" "$list" \
+		"$BUILD/shell" "$cmdline"
+fi
+
+run=$RESULTS/$(date +%Y%m%d-%H%M%S)-$(basename "$list" .list)$flavour
 mkdir -p "$run"
 rc=0
-"$ROOT/scripts/vm.sh" "$kobj/arch/x86/boot/bzImage" "$SELFTESTS_OUT" "$list" "$run" "$cmdline" \
+"$ROOT/scripts/vm.sh" "$kobj/arch/x86/boot/bzImage" "$selftests_out" "$list" "$run" "$cmdline" \
 	>"$run/summary.txt" 2>&1 || rc=$?
 t3=$(date +%s)
 if [ -n "$show" ]; then
@@ -63,5 +97,7 @@ if [ -n "$show" ]; then
 	echo
 fi
 cat "$run/summary.txt"
+[ -z "${SRC:-}" ] || echo "# tested: the work tree $SRC as it is, not patches/"
+base_note
 echo "# times: kernel build $((t1 - t0))s, selftests and demo build $((t2 - t1))s, VM run $((t3 - t2))s; logs in ${run#"$ROOT"/}/"
 exit $rc

@@ -14,11 +14,12 @@ git -C "$TREE" update-ref refs/backup/series HEAD
 git -C "$TREE" am --abort >/dev/null 2>&1 || true
 git -C "$TREE" checkout -q -B series base
 while read -r p; do
-	[ -f "$ROOT/patches/$p" ] || die "patches/series lists $p, but patches/$p does not exist"
-	git -C "$TREE" am -q "$ROOT/patches/$p" ||
+	[ -f "$(patch_path "$p")" ] || die "patches/series lists $p, but patches/$p does not exist"
+	git -C "$TREE" am -q "$(patch_path "$p")" ||
 		{ git -C "$TREE" am --abort; die "patch $p does not apply to the base (git am output above)"; }
 	# git am drops what is below "---"; keep the checkpatch explanations as notes.
-	note=$(sed -n '/^---$/,/^diff --git/p' "$ROOT/patches/$p" | sed -n 's/^ *\(checkpatch: .*\)/\1/p')
+	note=$(sed -n '/^---$/,/^diff --git/p' "$(patch_path "$p")" | sed -n 's/^ *\(checkpatch: .*\)/\1/p')
 	[ -z "$note" ] || git -C "$TREE" notes add -f -m "$note" HEAD
 done < <(series_patches)
+record_sync
 say "$TREE: branch series = base + $(git -C "$TREE" rev-list --count base..series) patches (previous head saved as refs/backup/series)"

@@ -1,0 +1,321 @@
+#!/usr/bin/env bats
+# The test bed's own tests (make check-testbed, run first by make test): each trap a user
+# fell into stays fixed. They use a small fake kernel tree, a stub make (stubs/kmake)
+# and a stub qemu (stubs/qemu), so they take seconds and build no kernel.
+
+ROOT=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
+STUBS=$BATS_TEST_DIRNAME/stubs
+BASE_SUBJECT="Debian linux-source-7.3 7.3.4-1~bpo13+1"
+
+setup() {
+	export BUILD=$BATS_TEST_TMPDIR/build RESULTS=$BATS_TEST_TMPDIR/results
+	export CACHE=$BATS_TEST_TMPDIR/cache PATCHES_DIR=$BATS_TEST_TMPDIR/patches
+	export CCACHE_DISABLE=1
+	unset SRC T GMEM_BASE_VERSION FORCE ACCEL
+	mkdir -p "$BUILD" "$PATCHES_DIR"
+}
+
+# A fake base tree at $BUILD/linux: the files check-series looks at, stub tools, and
+# the commit tagged "base" with the subject of the pinned base.
+make_fake_tree() {
+	local t=$BUILD/linux
+	mkdir -p "$t"/{virt/kvm,scripts/kconfig,Documentation}
+	printf 'int kvm_main;\n' >"$t/virt/kvm/kvm_main.c"
+	printf 'int gmem;\n' >"$t/virt/kvm/guest_memfd.c"
+	printf '#!/bin/sh\necho "total: 0 errors, 0 warnings, 0 checks, 1 lines checked"\n' >"$t/scripts/checkpatch.pl"
+	printf '#!/bin/sh\nexit 0\n' >"$t/scripts/kernel-doc"
+	cat >"$t/scripts/kconfig/merge_config.sh" <<-'EOF'
+	#!/bin/sh
+	out=$3; shift 4
+	cat "$@" | sed 's/^\(CONFIG_[A-Za-z0-9_]*\)=n$/# \1 is not set/' >"$out/.config"
+	EOF
+	chmod +x "$t/scripts/checkpatch.pl" "$t/scripts/kernel-doc" "$t/scripts/kconfig/merge_config.sh"
+	git -C "$t" init -q -b series
+	git -C "$t" add -A
+	git -C "$t" -c user.name=t -c user.email=t@t commit -q -m "$BASE_SUBJECT"
+	git -C "$t" tag base
+	git -C "$t" config user.name t
+	git -C "$t" config user.email t@t
+}
+
+# add_patch NAME FILE TEXT: commit TEXT appended to FILE on the tree's series branch.
+add_commit() {
+	echo "$3" >>"$BUILD/linux/$2"
+	git -C "$BUILD/linux" commit -q -am "$1"
+}
+
+# The tree's commits base..series as patches/ (what make export writes).
+export_patches() {
+	rm -f "$PATCHES_DIR"/*.patch
+	git -C "$BUILD/linux" format-patch -q --zero-commit -o "$PATCHES_DIR" base..series
+	(cd "$PATCHES_DIR" && ls ./*.patch | sed 's|^\./||') >"$PATCHES_DIR/series"
+}
+
+@test "test lists: blank lines, comments and CRLF are ignored; a bad line names file and line" {
+	printf '# head\n\nguest_memfd_test 300\n   \n  x86/foo_test  600  -g  -n 2  # why\r\n#expect-skip x86/foo_test\n' >"$BATS_TEST_TMPDIR/a.list"
+	run bash -c ". '$ROOT/scripts/lib.sh'; list_tests '$BATS_TEST_TMPDIR/a.list'; list_expected_skips '$BATS_TEST_TMPDIR/a.list'"
+	[ "$status" -eq 0 ]
+	[ "$output" = $'guest_memfd_test 300\nx86/foo_test 600 -g -n 2\nx86/foo_test' ]
+	printf 'guest_memfd_test\n' >"$BATS_TEST_TMPDIR/b.list"
+	run bash -c ". '$ROOT/scripts/lib.sh'; list_tests '$BATS_TEST_TMPDIR/b.list'"
+	[ "$status" -ne 0 ]
+	[[ $output == *"b.list:1: \"guest_memfd_test\": a test line is"* ]]
+}
+
+@test "every list in vm/ parses" {
+	for l in "$ROOT"/vm/*.list; do
+		run bash -c ". '$ROOT/scripts/lib.sh'; list_tests '$l'"
+		[ "$status" -eq 0 ] || { echo "$l: $output"; false; }
+		[ -n "$output" ]
+	done
+}
+
+fake_run() {	# LIST: vm.sh with the stub qemu and a fake kernel and test binaries
+	mkdir -p "$BUILD/tests/x86"
+	printf '#!/bin/sh\n' >"$BUILD/tests/guest_memfd_test"
+	cp "$BUILD/tests/guest_memfd_test" "$BUILD/tests/x86/foo_test"
+	chmod +x "$BUILD/tests/guest_memfd_test" "$BUILD/tests/x86/foo_test"
+	: >"$BUILD/bzImage"
+	QEMU=$STUBS/qemu ACCEL=tcg run "$ROOT/scripts/vm.sh" "$BUILD/bzImage" "$BUILD/tests" "$1" "$BUILD/run"
+}
+
+@test "vm.sh: a list with blank lines runs, and the kernel is told to panic on a hang" {
+	printf 'guest_memfd_test 300\n\n# c\n\nx86/foo_test 300 -x\n\n' >"$BATS_TEST_TMPDIR/a.list"
+	FAKE_QEMU_ARGS=$BATS_TEST_TMPDIR/qemu.args fake_run "$BATS_TEST_TMPDIR/a.list"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ $output == *"2 passed, 0 failed, 0 skipped"* ]]
+	grep -q 'hung_task_panic=1 softlockup_panic=1' "$BATS_TEST_TMPDIR/qemu.args"
+	[[ $output == *"# accelerator: TCG (ACCEL=tcg)"* ]]
+}
+
+@test "vm.sh: a kernel that did not arm the hang watchdogs fails the run" {
+	printf 'guest_memfd_test 300\n' >"$BATS_TEST_TMPDIR/a.list"
+	FAKE_QEMU=unarmed fake_run "$BATS_TEST_TMPDIR/a.list"
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ $output == *"did not arm the hang watchdogs"* ]]
+}
+
+@test "vm.sh: ^C stops the VM at once and leaves no qemu behind" {
+	printf 'guest_memfd_test 300\n' >"$BATS_TEST_TMPDIR/a.list"
+	mkdir -p "$BUILD/tests"
+	printf '#!/bin/sh\n' >"$BUILD/tests/guest_memfd_test"
+	chmod +x "$BUILD/tests/guest_memfd_test"
+	: >"$BUILD/bzImage"
+	# A terminal's ^C is SIGINT to the foreground process group: vm.sh gets its own
+	# group here (setsid), and the signal goes to all of it.
+	FAKE_QEMU=hang QEMU=$STUBS/qemu ACCEL=tcg setsid "$ROOT/scripts/vm.sh" "$BUILD/bzImage" \
+		"$BUILD/tests" "$BATS_TEST_TMPDIR/a.list" "$BUILD/run" >/dev/null 2>&1 3>&- &
+	local pid=$! i
+	for i in $(seq 50); do pgrep -f 'sleep 1000' >/dev/null && break; sleep 0.1; done
+	pgrep -f 'sleep 1000' >/dev/null
+	kill -INT -- -"$pid"
+	for i in $(seq 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	! kill -0 "$pid" 2>/dev/null
+	! pgrep -f 'sleep 1000'
+}
+
+@test "vm/run-test.sh: a test's output reaches the console while it runs" {
+	mkdir -p "$BATS_TEST_TMPDIR/t"
+	printf '#!/bin/sh\necho "Seed: 42"\nsleep 20\n' >"$BATS_TEST_TMPDIR/t/slow_test"
+	chmod +x "$BATS_TEST_TMPDIR/t/slow_test"
+	TESTS_DIR=$BATS_TEST_TMPDIR/t busybox sh -c ". '$ROOT/vm/run-test.sh'; cd /; run_test slow_test 30" \
+		>"$BATS_TEST_TMPDIR/console" 2>&1 3>&- &
+	local pid=$! i
+	for i in $(seq 30); do grep -q 'Seed: 42' "$BATS_TEST_TMPDIR/console" && break; sleep 0.1; done
+	kill -0 "$pid"	# still running
+	grep -q 'Seed: 42' "$BATS_TEST_TMPDIR/console"
+	pkill -f "$BATS_TEST_TMPDIR/t/slow_test" || true
+	kill "$pid" 2>/dev/null || true
+}
+
+@test "vm/run-test.sh: exit status, timeout and harness skips" {
+	mkdir -p "$BATS_TEST_TMPDIR/t"
+	printf '#!/bin/sh\nexit 3\n' >"$BATS_TEST_TMPDIR/t/fail_test"
+	printf '#!/bin/sh\necho "# Totals: pass:1 fail:0 xfail:0 xpass:0 skip:1 error:0"\n' >"$BATS_TEST_TMPDIR/t/skip_test"
+	printf '#!/bin/sh\nsleep 10\n' >"$BATS_TEST_TMPDIR/t/hang_test"
+	chmod +x "$BATS_TEST_TMPDIR"/t/*
+	run env TESTS_DIR="$BATS_TEST_TMPDIR/t" busybox sh -c ". '$ROOT/vm/run-test.sh'; cd /tmp;
+		run_test fail_test 5 >/dev/null; a=\$rc; run_test skip_test 5 >/dev/null; b=\$rc;
+		run_test hang_test 1 >/dev/null; echo \$a \$b \$rc"
+	[ "$output" = "3 4 137" ]
+}
+
+@test "test.sh: options are read after the list too, and two lists are refused" {
+	run "$ROOT/scripts/test.sh" "$ROOT/vm/run.list" --no-such-option
+	[ "$status" -ne 0 ]
+	[[ $output == *"unknown option --no-such-option"* ]]
+	run "$ROOT/scripts/test.sh" "$ROOT/vm/run.list" "$ROOT/vm/tests.list"
+	[ "$status" -ne 0 ]
+	[[ $output == *"two test lists given"* ]]
+	# make run passes --show; the demo's narration is printed only with it.
+	run make -n -C "$ROOT" run
+	[[ $output == *"scripts/test.sh --show vm/run.list"* ]]
+}
+
+@test "every 'make TARGET' the scripts, Makefile and README name exists" {
+	local t targets
+	targets=$(make -C "$ROOT" -pRrq : 2>/dev/null | sed -n 's/^\([a-z][a-z0-9-]*\):.*/\1/p' | sort -u)
+	for t in $(cat "$ROOT"/scripts/*.sh "$ROOT/Makefile" "$ROOT/README.md" |
+		grep -oE "make [a-z][a-z0-9-]+" | awk '{ print $2 }' | sort -u); do
+		case $t in with | sure | it | them | the | a) continue ;; esac
+		grep -qx "$t" <<<"$targets" || { echo "make $t is named but is no target"; false; }
+	done
+}
+
+# fetch_deb with the archive stubbed: SUITE_VERSIONS is what every suite offers.
+fetch_with() {
+	run bash -c "set -euo pipefail; . '$ROOT/scripts/base.sh'
+		suite_version() { printf '%s\n' \$SUITE_VERSIONS; }
+		apt_local() { touch \"\$APTDIR/${PACKAGE:-linux-source-7.3}_\${3#*=}_all.deb\"; }
+		mkdir -p \"\$APTDIR\"; fetch_deb; echo \"chose \$DEB_VERSION\""
+}
+
+@test "base: a missing pinned version fails clearly; GMEM_BASE_VERSION opts in to another" {
+	SUITE_VERSIONS="7.3.9-1~bpo13+1" fetch_with
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ $output == *"7.3.4-1~bpo13+1, the base pinned in BASE, is in none of"* ]]
+	[[ $output == *"GMEM_BASE_VERSION=<version>"* ]]
+	[[ $output == *"7.3.9-1~bpo13+1"* ]]
+	SUITE_VERSIONS="7.3.9-1~bpo13+1 7.3.4-1~bpo13+1" fetch_with
+	[ "$status" -eq 0 ]
+	[[ $output == *"chose 7.3.4-1~bpo13+1"* ]]
+	GMEM_BASE_VERSION="7.3.9-1~bpo13+1" SUITE_VERSIONS="7.3.9-1~bpo13+1" fetch_with
+	[ "$status" -eq 0 ]
+	[[ $output == *"chose 7.3.9-1~bpo13+1"* ]]
+}
+
+@test "base: a tree of another base version is refused, and runs name an unpinned base" {
+	make_fake_tree
+	GMEM_BASE_VERSION="7.3.9-1" run "$ROOT/scripts/base.sh"
+	[ "$status" -ne 0 ]
+	[[ $output == *"holds the base '$BASE_SUBJECT', but linux-source-7.3 7.3.9-1 is asked"* ]]
+	run bash -c ". '$ROOT/scripts/lib.sh'; base_note"
+	[ -z "$output" ]
+	git -C "$BUILD/linux" tag -f base "$(git -C "$BUILD/linux" commit-tree 'base^{tree}' -m 'Debian linux-source-7.3 7.3.9-1')" >/dev/null
+	run bash -c ". '$ROOT/scripts/lib.sh'; base_note"
+	[[ $output == *"NOTE: the base is 'Debian linux-source-7.3 7.3.9-1', not the pinned"* ]]
+}
+
+@test "base: an interrupted import leaves no tree behind, and the next one works" {
+	# A Debian-like source package with the packaging block in .gitignore.
+	local pkg=$BATS_TEST_TMPDIR/pkg src=$BATS_TEST_TMPDIR/linux-source-7.3
+	mkdir -p "$pkg/DEBIAN" "$pkg/usr/src" "$src/virt"
+	printf 'Package: linux-source-7.3\nVersion: 9.9\nArchitecture: all\nMaintainer: t <t@t>\nDescription: t\n' >"$pkg/DEBIAN/control"
+	printf '*.o\n\n#\n# Debian packaging: ignore everything at the top level\n/*\n!/debian/\n' >"$src/.gitignore"
+	echo x >"$src/virt/x.c"
+	tar -cJf "$pkg/usr/src/linux-source-7.3.tar.xz" -C "$BATS_TEST_TMPDIR" linux-source-7.3
+	dpkg-deb -b "$pkg" "$BATS_TEST_TMPDIR/src.deb" >/dev/null
+	# git dies in the middle of the import, as a ^C would stop it.
+	mkdir -p "$BATS_TEST_TMPDIR/bin"
+	printf '#!/bin/sh\n[ "$1" = commit-tree ] && exit 130\nexec /usr/bin/git "$@"\n' >"$BATS_TEST_TMPDIR/bin/git"
+	chmod +x "$BATS_TEST_TMPDIR/bin/git"
+	PATH=$BATS_TEST_TMPDIR/bin:$PATH run bash -c ". '$ROOT/scripts/base.sh'; import_base '$BATS_TEST_TMPDIR/src.deb' 9.9"
+	[ "$status" -ne 0 ]
+	[ ! -e "$BUILD/linux" ]
+	[ ! -e "$BUILD/linux.importing" ]
+	run bash -c ". '$ROOT/scripts/base.sh'; import_base '$BATS_TEST_TMPDIR/src.deb' 9.9"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(git -C "$BUILD/linux" log -1 --format=%s base)" = "Debian linux-source-7.3 9.9" ]
+	[ "$(cat "$BUILD/linux/.gitignore")" = "*.o" ]
+}
+
+@test "make clean keeps a tree with unexported commits or edits, removes it once exported" {
+	make_fake_tree
+	add_commit "KVM: one" virt/kvm/guest_memfd.c "int one;"
+	mkdir -p "$BUILD/obj-test" "$RESULTS/x"
+	run "$ROOT/scripts/clean.sh"
+	echo "$output"
+	[[ $output == *"kept $BUILD/linux"* ]]
+	[ -d "$BUILD/linux/.git" ] && [ ! -e "$BUILD/obj-test" ] && [ ! -e "$RESULTS" ]
+	export_patches
+	echo "int edit;" >>"$BUILD/linux/virt/kvm/kvm_main.c"
+	run "$ROOT/scripts/clean.sh"
+	[[ $output == *"uncommitted edits"* ]]
+	[ -d "$BUILD/linux/.git" ]
+	git -C "$BUILD/linux" checkout -q -- .
+	run "$ROOT/scripts/clean.sh"
+	[ "$status" -eq 0 ]
+	[ ! -e "$BUILD" ]
+}
+
+@test "make export refuses a tree that lags patches/" {
+	make_fake_tree
+	add_commit "KVM: one" virt/kvm/guest_memfd.c "int one;"
+	export_patches
+	run "$ROOT/scripts/tree.sh"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	# patches/ moves on (git pull) while the tree stays behind.
+	git -C "$BUILD/linux" checkout -q -b newer series
+	add_commit "KVM: two" virt/kvm/kvm_main.c "int two;"
+	git -C "$BUILD/linux" format-patch -q --zero-commit -o "$PATCHES_DIR" -1 --start-number 2
+	ls "$PATCHES_DIR"/0002-*.patch | xargs -n1 basename >>"$PATCHES_DIR/series"
+	git -C "$BUILD/linux" checkout -q series
+	run "$ROOT/scripts/export.sh"
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ $output == *"that $BUILD/linux has not seen"* ]]
+	[ -f "$PATCHES_DIR"/0002-KVM-two.patch ]
+	# An edit in the tree after make tree exports fine.
+	run "$ROOT/scripts/tree.sh"
+	git -C "$BUILD/linux" commit -q --amend -m "KVM: two, reworded"
+	run "$ROOT/scripts/export.sh"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ -f "$PATCHES_DIR"/0002-KVM-two-reworded.patch ]
+}
+
+# check_series: check-series on the fake tree with the stub make.
+check_series() {
+	export_patches
+	git -C "$BUILD/linux" checkout -q series
+	KMAKE=$STUBS/kmake run "$ROOT/scripts/check-series.sh"
+	echo "$output"
+}
+
+@test "check-series: a link failure names the patch, the config and modpost's line" {
+	make_fake_tree
+	add_commit "KVM: fine" virt/kvm/guest_memfd.c "int fine;"
+	add_commit "KVM: breaks the link" virt/kvm/guest_memfd.c "LINK_BREAKS"
+	check_series
+	[ "$status" -ne 0 ]
+	[[ $output == *"ok: 0001-KVM-fine.patch"* ]]
+	[[ $output == *"build of vmlinux and modules with (b) KVM=m, everything modules failed"* ]]
+	[[ $output == *'modpost: "kvm_link_breaks" [arch/x86/kvm/kvm-amd.ko] undefined!'* ]]
+	[[ $output == *"FAIL: 0002-KVM-breaks-the-link.patch"* ]]
+	[[ $output == *"1 passed, 1 failed"* ]]
+}
+
+@test "check-series: new sparse warnings and an arm64 break fail; old warnings do not" {
+	make_fake_tree
+	echo SPARSE_BREAKS >>"$BUILD/linux/virt/kvm/kvm_main.c"
+	git -C "$BUILD/linux" commit -q -am "$BASE_SUBJECT" --amend
+	git -C "$BUILD/linux" tag -f base >/dev/null
+	add_commit "KVM: keeps an old warning" virt/kvm/kvm_main.c "int x;"
+	add_commit "KVM: adds a sparse warning" virt/kvm/guest_memfd.c "SPARSE_BREAKS"
+	add_commit "KVM: breaks arm64" virt/kvm/guest_memfd.c "ARM64_BREAKS"
+	check_series
+	[ "$status" -ne 0 ]
+	[[ $output == *"ok: 0001-KVM-keeps-an-old-warning.patch"* ]]
+	[[ $output == *"sparse/W=1: new warnings in virt/kvm/guest_memfd.c"* ]]
+	[[ $output == *"SPARSE_BREAKS is wrong"* ]]
+	[[ $output == *"FAIL: 0002-KVM-adds-a-sparse-warning.patch"* ]]
+	[[ $output == *"for arm64 (build-check-arm64.config) failed"* ]]
+	[[ $output == *"FAIL: 0003-KVM-breaks-arm64.patch"* ]]
+}
+
+@test "check-series: a patch that does not apply is named and stops the run" {
+	make_fake_tree
+	add_commit "KVM: one" virt/kvm/guest_memfd.c "int one;"
+	export_patches
+	sed -i 's/^+int one;/+int one;\n+int two;/; s/^-int gmem;/-int nothere;/' "$PATCHES_DIR"/0001-*.patch
+	printf '@@ -1 +1 @@\n-nope\n+nope\n' >>"$PATCHES_DIR"/0001-*.patch
+	KMAKE=$STUBS/kmake run "$ROOT/scripts/check-series.sh"
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ $output == *"0001-KVM-one.patch"*"does not apply"* ]]
+}
