@@ -17,8 +17,10 @@ while read -r p; do
 	[ -f "$(patch_path "$p")" ] || die "patches/series lists $p, but patches/$p does not exist"
 	git -C "$TREE" am -q "$(patch_path "$p")" ||
 		{ git -C "$TREE" am --abort; die "patch $p does not apply to the base (git am output above)"; }
-	# git am drops what is below "---"; keep the checkpatch explanations as notes.
-	note=$(sed -n '/^---$/,/^diff --git/p' "$(patch_path "$p")" | sed -n 's/^ *\(checkpatch: .*\)/\1/p')
+	# git am drops what is below "---": keep the notes there (checkpatch explanations,
+	# "Fixes: not given" and the like) as the commit's git note.
+	note=$(awk '/^Notes:$/ { on = 1; next } on && (/^ [^ ]/ || /^diff --git/) { exit }
+		on { sub(/^    /, ""); print }' "$(patch_path "$p")" | sed -e :a -e '/^\n*$/{$d;N;ba' -e '}')
 	[ -z "$note" ] || git -C "$TREE" notes add -f -m "$note" HEAD
 done < <(series_patches)
 record_sync

@@ -319,3 +319,17 @@ check_series() {
 	[ "$status" -ne 0 ]
 	[[ $output == *"0001-KVM-one.patch"*"does not apply"* ]]
 }
+
+@test "make tree and make export keep a patch's notes below ---, whole" {
+	make_fake_tree
+	add_commit "KVM: one" virt/kvm/guest_memfd.c "int one;"
+	git -C "$BUILD/linux" notes add -m $'Fixes: not given: no upstream history here.\n\ncheckpatch: FOO: why' HEAD
+	run "$ROOT/scripts/export.sh"
+	[ "$status" -eq 0 ]
+	cp "$PATCHES_DIR"/0001-KVM-one.patch "$BATS_TEST_TMPDIR/first"
+	run "$ROOT/scripts/tree.sh"
+	[ "$status" -eq 0 ]
+	[ "$(git -C "$BUILD/linux" notes show HEAD)" = $'Fixes: not given: no upstream history here.\n\ncheckpatch: FOO: why' ]
+	run "$ROOT/scripts/export.sh"
+	cmp "$BATS_TEST_TMPDIR/first" "$PATCHES_DIR"/0001-KVM-one.patch
+}
