@@ -5,7 +5,7 @@
 SHELL := /bin/bash
 
 .PHONY: all test test-fast test-debug run shell bench soak test-kcsan test-npt0 check-series \
-	check-series-full check-testbed tree export base deps clean help
+	check-testbed tree export base deps clean help
 
 all: help
 
@@ -20,9 +20,9 @@ help:
 	@echo "make soak          the long reliability run: 5 seeds, 10^6 conversions, 10^7 fuzzer calls"
 	@echo "make test-kcsan    the stress test and conversion tests on a KCSAN kernel"
 	@echo "make test-npt0     the tests with kvm_amd.npt=0 (shadow paging; SW-protected tests skip)"
-	@echo "make check-series  per patch: build and link (vmlinux, modules), arm64, sparse, W=1,"
-	@echo "                   htmldocs, checkpatch --strict, kernel-doc (what CI runs)"
-	@echo "make check-series-full  the same with all three link configs on every patch"
+	@echo "make check-series  per patch: build and link vmlinux and modules (3 configs), arm64,"
+	@echo "                   sparse, W=1, htmldocs, checkpatch --strict, kernel-doc"
+	@echo "                   (CHECK_LEVEL=quick: config (c) linked after the last patch only)"
 	@echo "make check-testbed the test bed's own tests (tests/testbed.bats)"
 	@echo "make tree          build/linux: git work tree with patches/ applied as commits"
 	@echo "make export        regenerate patches/ from the commits in build/linux"
@@ -47,9 +47,6 @@ check-testbed: deps
 
 check-series: base
 	@scripts/check-series.sh
-
-check-series-full: base
-	@CHECK_LEVEL=full scripts/check-series.sh
 
 # With T set, only that test runs, on the plain kernel (test) or the debug one.
 test: deps

@@ -48,7 +48,8 @@ describe_machine() {
 	qemu=$(qemu-system-x86_64 --version | head -n 1)
 	echo "# date: $(date -u '+%Y-%m-%d %H:%M UTC')"
 	echo "# host: ${cpu:-unknown CPU}, $(nproc) CPUs, $(awk '/^MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(. /etc/os-release && echo "$PRETTY_NAME")"
-	echo "# guest: $qemu, -accel tcg -cpu max -smp 2 -m 2G, KVM nested inside (see scripts/vm.sh)"
+	pick_accel
+	echo "# guest: $qemu, ${QEMU_ACCEL[*]} -smp 2 -m 2G, KVM nested inside (see scripts/vm.sh): $ACCEL_WHY"
 	if [ "${BENCH_SKIP_KERNEL:-0}" = 1 ]; then
 		echo "# kernel: as found in ${KOBJ#"$ROOT"/} (BENCH_SKIP_KERNEL=1), built $(date -u -r "$KOBJ/arch/x86/boot/bzImage" '+%Y-%m-%d %H:%M UTC')"
 	else
@@ -67,10 +68,10 @@ run_benchmark() {
 	[ $rc -eq 0 ] || die "the benchmark failed (see above; console: ${run#"$ROOT"/}/console.log)"
 }
 
-# The test prints its whole output at once when it ends (vm/init collects it), so the
-# table is one block of the console: from its title to the verdict line.
+# The table is one block of the console, from its title to the verdict line; kernel
+# messages printed meanwhile ("[ seconds] ...") are dropped.
 extract_table() {
-	tr -d '\r' <"$run/console.log" >"$run/console.txt"
+	tr -d '\r' <"$run/console.log" | grep -av '^\[ *[0-9]*\.[0-9]*\]' >"$run/console.txt"
 	{
 		describe_machine
 		echo
