@@ -83,7 +83,7 @@ import_base() {
 	# Debian's packaging block ("/*" then "!/debian/") would hide every new file of
 	# the series from git; drop it so "git add" and "git status" behave as upstream.
 	local n
-	n=$(grep -n '^# Debian packaging: ignore everything at the top level' "$src/.gitignore" | cut -d: -f1)
+	n=$(grep -n '^# Debian packaging: ignore everything at the top level' "$src/.gitignore" | cut -d: -f1 || true)
 	[ -n "$n" ] || die "Debian's packaging block not found in .gitignore: is this Debian's linux-source?"
 	# The block starts with an empty line and a lone "#" above its title.
 	head -n $((n - 3)) "$src/.gitignore" >"$src/.gitignore.new"

@@ -64,6 +64,8 @@ needs_for() {
 		tools/testing/selftests/kvm/*) echo selftests ;;
 		Documentation/*)
 			d=${f#Documentation/}
+			# A file at the top of Documentation/ would need the whole book built.
+			[ "$d" != "${d#*/}" ] || { echo "docs-top:$d"; continue; }
 			d=${d%/*}
 			# The deepest directory with an index.rst: a SPHINXDIRS value.
 			while [ "$d" != "${d%/*}" ] && [ ! -f "$CHECK_TREE/Documentation/$d/index.rst" ]; do d=${d%/*}; done
@@ -87,14 +89,17 @@ sparse_files_for() {
 	done
 	if [ -z "$any" ]; then
 		for f in "$@"; do
-			case $f in include/linux/kvm* | include/uapi/linux/kvm* | virt/kvm/*.h) echo virt/kvm/kvm_main.c; break ;; esac
-		done
+			case $f in
+			include/linux/kvm* | include/uapi/linux/kvm* | virt/kvm/*.h) echo virt/kvm/kvm_main.c ;;
+			arch/x86/kvm/*.h | arch/x86/include/asm/kvm*) echo arch/x86/kvm/x86.c ;;
+			esac
+		done | sort -u
 	fi
 }
 
 first_errors() {	# log: the lines that say what failed (make's own lines dropped)
-	grep -iE 'error|undefined|warning' "$1" | grep -vE '^make(\[[0-9]+\])?: ' | head -n 12 | grep . ||
-		tail -n 20 "$1"
+	awk 'tolower($0) ~ /error|undefined|warning/ && !/^make(\[[0-9]+\])?: / { print; if (++n == 12) exit }
+		END { exit n == 0 }' "$1" || tail -n 20 "$1"
 }
 
 # sparse and W=1 diagnostics for one file, in the current state of the tree, with line
@@ -104,28 +109,35 @@ first_errors() {	# log: the lines that say what failed (make's own lines dropped
 # it (scripts/checker-valid.sh); it reads it as __typeof__, which may add false
 # address-space warnings, but the same ones before and after a patch.
 SPARSE_CF="-D__typeof_unqual__=__typeof__"
+SPARSE_DID_NOT_RUN="sparse did not run"
 sparse_w1() {
 	local f=$1 obj=${1%.c}.o log=$BUILD/check-sparse.log
 	[ -f "$CHECK_TREE/$f" ] || return 0
 	{
 		kmake -C "$CHECK_TREE" O="$CHECK_OBJ" C=2 CF="$SPARSE_CF" "$obj" >"$log" 2>&1 || true
-		if grep -q 'C=2 specified, but' "$log"; then
-			echo "sparse: warning: sparse did not run: $(grep 'C=2 specified, but' "$log")"
-		fi
+		# A sparse that does not run must not look like one that found nothing.
+		grep -q 'C=2 specified, but' "$log" && echo "$SPARSE_DID_NOT_RUN"
 		sed -n 's/^/sparse: /p' "$log"
 		kmake -C "$CHECK_TREE" O="$CHECK_OBJ" W=1 "$obj" >"$log" 2>&1 || true
 		sed -n 's/^/W=1: /p' "$log"
-	} | grep -E ': (warning|error): ' | grep -v 'Werror' |
+	} | grep -E ": (warning|error): |^$SPARSE_DID_NOT_RUN\$" |
 		sed -E -e "s#$CHECK_TREE/##g" -e 's#(\.\./)+check-tree/##g' -e 's/:[0-9]+(:[0-9]+)?:/:/' \
 			-e 's/: error: /: warning: /' -e 's/-Werror=/-W/' | sort -u || true
 }
 
-# htmldocs warnings of one SPHINXDIRS value, file line numbers dropped.
+# htmldocs warnings of one SPHINXDIRS value, file line numbers dropped. Built from
+# scratch each time: Sphinx only warns about the documents it reads again. A build
+# that fails or does not run prints DOCS_DID_NOT_BUILD.
+DOCS_DID_NOT_BUILD="htmldocs did not build"
 docs_warnings() {
 	local d=$1 log=$BUILD/check-docs.log
+	rm -rf "$DOCS_OBJ"
 	mkdir -p "$DOCS_OBJ"
-	make -C "$CHECK_TREE" O="$DOCS_OBJ" SPHINXDIRS="$d" htmldocs >"$log" 2>&1 ||
-		echo "htmldocs failed: $(tail -n 1 "$log")"
+	if ! ${KMAKE:-make} -C "$CHECK_TREE" O="$DOCS_OBJ" SPHINXDIRS="$d" htmldocs >"$log" 2>&1 ||
+		grep -q 'SKIP *Sphinx' "$log" || [ -z "$(ls -A "$DOCS_OBJ/Documentation/output" 2>/dev/null)" ]; then
+		echo "$DOCS_DID_NOT_BUILD: $(tail -n 1 "$log")"
+		return 0
+	fi
 	grep -E 'WARNING|ERROR|CRITICAL|[Ww]arning:' "$log" |
 		sed -E -e "s#$CHECK_TREE/##g" -e 's/:[0-9]+(:[0-9]+)?:/:/' -e 's/, line [0-9]+/, line N/' | sort -u || true
 }
@@ -148,9 +160,7 @@ build_link() {
 
 build_arm64() {
 	local log=$BUILD/check-build.log
-	if [ ! -f "$ARM64_OBJ/.config" ]; then
-		ARCH=arm64 "$ROOT/scripts/kconfig.sh" "$CHECK_TREE" "$ARM64_OBJ" "$ROOT/configs/build-check-arm64.config"
-	fi
+	ARCH=arm64 "$ROOT/scripts/kconfig.sh" "$CHECK_TREE" "$ARM64_OBJ" "$ROOT/configs/build-check-arm64.config"
 	if ! kmake ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu- CC="ccache aarch64-linux-gnu-gcc" \
 		-C "$CHECK_TREE" O="$ARM64_OBJ" virt/kvm/ arch/arm64/kvm/ >"$log" 2>&1; then
 		echo "build of virt/kvm and arch/arm64/kvm for arm64 (build-check-arm64.config) failed; first errors:"
@@ -226,7 +236,10 @@ for p in "${patches[@]}"; do
 			done
 			for f in "${sfiles[@]}"; do
 				sparse_cache[$f]=$(sparse_w1 "$f")
-				if new_lines "sparse/W=1: new warnings in $f" "${sbefore[$f]}" "${sparse_cache[$f]}"; then
+				if grep -qx "$SPARSE_DID_NOT_RUN" <<<"${sparse_cache[$f]}"; then
+					echo "sparse did not run on $f (C=2 refused it: see $BUILD/check-sparse.log); install Debian's sparse"
+					problems=$((problems + 1))
+				elif new_lines "sparse/W=1: new warnings in $f" "${sbefore[$f]}" "${sparse_cache[$f]}"; then
 					echo "sparse and W=1: no new warnings in $f"
 				else
 					problems=$((problems + 1))
@@ -235,9 +248,16 @@ for p in "${patches[@]}"; do
 			;;
 		arm64) build_arm64 || problems=$((problems + 1)) ;;
 		selftests) build_selftests || problems=$((problems + 1)) ;;
+		docs-top:*)
+			echo "not checked: htmldocs for Documentation/${w#docs-top:} (a top-level file needs the whole book; run make htmldocs by hand)"
+			;;
 		docs:*)
 			docs_cache[$w]=$(docs_warnings "${w#docs:}")
-			if new_lines "htmldocs SPHINXDIRS=${w#docs:}: new warnings" "${dbefore[$w]}" "${docs_cache[$w]}"; then
+			if grep -q "^$DOCS_DID_NOT_BUILD" <<<"${docs_cache[$w]}"; then
+				echo "htmldocs SPHINXDIRS=${w#docs:} did not build: see $BUILD/check-docs.log"
+				sed -n "s/^$DOCS_DID_NOT_BUILD: /    /p" <<<"${docs_cache[$w]}"
+				problems=$((problems + 1))
+			elif new_lines "htmldocs SPHINXDIRS=${w#docs:}: new warnings" "${dbefore[$w]}" "${docs_cache[$w]}"; then
 				echo "built: htmldocs SPHINXDIRS=${w#docs:}, no new warnings"
 			else
 				problems=$((problems + 1))
@@ -261,7 +281,13 @@ for p in "${patches[@]}"; do
 			echo "checkpatch (explained in the patch): $line"
 		fi
 	done < <(grep -E '^(ERROR|WARNING|CHECK):' <<<"$out" || true)
-	echo "checkpatch --strict: $(grep -E '^total:' <<<"$out" || echo "$out" | tail -n 1)"
+	if grep -qE '^total:' <<<"$out"; then
+		echo "checkpatch --strict: $(grep -E '^total:' <<<"$out")"
+	else
+		echo "checkpatch did not finish; its last lines:"
+		tail -n 5 <<<"$out" | sed 's/^/    /'
+		problems=$((problems + 1))
+	fi
 
 	# kernel-doc: no new warnings in the touched files.
 	for f in "${files[@]}"; do

@@ -17,7 +17,7 @@ declare -A HOST_PACKAGES=(
 	[python3]=python3 [ccache]=ccache [cpio]=cpio [xz]=xz-utils [rsync]=rsync
 	[qemu-system-x86_64]=qemu-system-x86 [git]=git [gzip]=gzip
 	[gnuplot]=gnuplot-nox [sparse]=sparse [aarch64-linux-gnu-gcc]=gcc-aarch64-linux-gnu
-	[sphinx-build]=python3-sphinx [bats]=bats
+	[sphinx-build]=python3-sphinx [bats]=bats [pgrep]=procps
 )
 # Packages with no command to probe: checked by dpkg name.
 HOST_LIBS=(libelf-dev libssl-dev busybox-static uuid-dev python3-sphinx-rtd-theme python3-yaml
@@ -82,19 +82,21 @@ list_expected_skips() {
 }
 
 # The accelerator for the test VM: KVM with -cpu host where the host can run a guest
-# that runs KVM itself (vmx/svm in /proc/cpuinfo and /dev/kvm usable), TCG otherwise.
-# ACCEL=kvm or ACCEL=tcg forces one. Sets QEMU_ACCEL (qemu options) and ACCEL_WHY.
+# that runs KVM itself (vmx/svm in /proc/cpuinfo, /dev/kvm usable, nested virtualization
+# on in kvm_intel or kvm_amd), TCG otherwise. ACCEL=kvm or ACCEL=tcg forces one.
+# Sets QEMU_ACCEL (qemu options) and ACCEL_WHY.
 pick_accel() {
 	local want=${ACCEL:-auto}
 	case $want in
 	tcg) QEMU_ACCEL=(-accel tcg,thread=single -cpu max) ACCEL_WHY="TCG (ACCEL=tcg)" ;;
 	kvm) QEMU_ACCEL=(-accel kvm -cpu host) ACCEL_WHY="KVM -cpu host (ACCEL=kvm)" ;;
 	auto)
-		if [ -r /dev/kvm ] && [ -w /dev/kvm ] && grep -qwE 'vmx|svm' /proc/cpuinfo; then
-			QEMU_ACCEL=(-accel kvm -cpu host) ACCEL_WHY="KVM -cpu host (/dev/kvm usable, host has vmx/svm)"
+		if [ -r /dev/kvm ] && [ -w /dev/kvm ] && grep -qwE 'vmx|svm' /proc/cpuinfo &&
+			grep -qsxE 'Y|1' /sys/module/kvm_intel/parameters/nested /sys/module/kvm_amd/parameters/nested; then
+			QEMU_ACCEL=(-accel kvm -cpu host) ACCEL_WHY="KVM -cpu host (/dev/kvm usable, vmx/svm, nested on)"
 		else
 			QEMU_ACCEL=(-accel tcg,thread=single -cpu max)
-			ACCEL_WHY="TCG, single-threaded (no /dev/kvm that can run a KVM-capable guest: the host CPU shows no vmx/svm or /dev/kvm is not usable)"
+			ACCEL_WHY="TCG, single-threaded (no /dev/kvm that can run a KVM-capable guest: no vmx/svm, no nested virtualization, or /dev/kvm not usable)"
 		fi ;;
 	*) die "ACCEL=$want: use auto, kvm or tcg" ;;
 	esac

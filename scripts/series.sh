@@ -55,23 +55,34 @@ apply_series() {
 	rm -f "$BUILD/git-am.log"
 }
 
-# Patch ids (git patch-id --stable) of patches/, one per line, sorted: what the series
-# changes, whatever the commit ids, dates and notes.
+# A patch's identity, for "is this work in patches/?": its text as "make export" writes
+# it (changelog, notes below "---" and diff), without what depends on its place in the
+# series ("[PATCH n/m]", the base-commit trailer).
+patch_text_id() {
+	sed -E -e 's/^Subject: \[PATCH[^]]*\] /Subject: /' -e '/^base-commit: /d' "$1" | sha256sum | cut -c1-40
+}
+
+# Identities of patches/, one per line, sorted.
 patches_ids() {
 	local f
 	for f in "$PATCHES_DIR"/[0-9][0-9][0-9][0-9]-*.patch; do
 		[ -f "$f" ] || continue
 		case $f in */0000-cover-letter.patch) continue ;; esac
-		git patch-id --stable <"$f" | cut -d' ' -f1
+		patch_text_id "$f"
 	done | sort
 }
 
-# Patch ids of the commits base..REV of $TREE (default: branch series).
+# Identities of the commits base..REV of $TREE (default: branch series), as
+# "make export" would write them.
 tree_ids() {
-	local c
-	for c in $(git -C "$TREE" rev-list "base..${1:-series}"); do
-		git -C "$TREE" show --format= "$c" | git patch-id --stable | cut -d' ' -f1
+	local tmp f
+	tmp=$(mktemp -d)
+	git -C "$TREE" format-patch -q --zero-commit --no-signature --notes --base=base \
+		-o "$tmp" "base..${1:-series}"
+	for f in "$tmp"/*.patch; do
+		[ -f "$f" ] && patch_text_id "$f"
 	done | sort
+	rm -rf "$tmp"
 }
 
 # Record that $TREE and patches/ agree (after make tree and make export).
@@ -80,8 +91,8 @@ record_sync() {
 	patches_ids >"$(git -C "$TREE" rev-parse --absolute-git-dir)/$SYNC_RECORD"
 }
 
-# Commits of $TREE (branch series, HEAD) and edits that patches/ does not hold; prints
-# what they are, returns 1 if there are any.
+# Commits of $TREE (HEAD and every branch), edits and stashes that patches/ does not
+# hold; prints what they are, returns 1 if there are any.
 unexported_work() {
 	local bad=0 extra
 	git -C "$TREE" rev-parse -q --verify refs/tags/base >/dev/null || return 0
@@ -90,13 +101,17 @@ unexported_work() {
 		git -C "$TREE" status --short | head -n 10 | sed 's/^/    /'
 		bad=1
 	fi
-	for rev in series HEAD; do
+	for rev in HEAD $(git -C "$TREE" for-each-ref --format='%(refname:short)' refs/heads/); do
 		git -C "$TREE" rev-parse -q --verify "$rev" >/dev/null || continue
 		extra=$(comm -23 <(tree_ids "$rev") <(patches_ids))
 		if [ -n "$extra" ]; then
-			echo "$rev of $TREE has $(wc -l <<<"$extra") commit(s) whose change is not in patches/"
+			echo "$rev of $TREE has $(wc -l <<<"$extra") commit(s) not in patches/ as they are (changelog, notes or change)"
 			bad=1
 		fi
 	done
+	if [ -n "$(git -C "$TREE" stash list)" ]; then
+		echo "$TREE has stashed changes (git stash list)"
+		bad=1
+	fi
 	return $bad
 }

@@ -33,7 +33,11 @@ while [ $# -gt 0 ]; do
 		fragments=("$ROOT/configs/kcsan.config")
 		export VM_TIMEOUT=${VM_TIMEOUT:-3600}
 		;;
-	--npt0) cmdline="kvm_amd.npt=0" ;;
+	--npt0)
+		# Shadow paging of the nested KVM: needs the emulated AMD CPU of TCG.
+		cmdline="kvm_amd.npt=0"
+		export ACCEL=tcg
+		;;
 	--show) show=1 ;;
 	--shell) shell=1 ;;
 	-*) die "unknown option $1 (known: --debug, --kcsan, --npt0, --show, --shell)" ;;

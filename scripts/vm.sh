@@ -16,7 +16,7 @@ if [ "${1:-}" = --shell ]; then
 fi
 kernel=$1 out=$2 list=$3 run=$4 cmdline_extra=${5:-}
 QEMU=${QEMU:-qemu-system-x86_64}
-[ -f "$kernel" ] || die "no kernel at $kernel: build it first (make test-fast builds it, or scripts/kernel.sh)"
+[ -f "$kernel" ] || die "no kernel at $kernel: build it first (make test-fast builds it)"
 command -v "$QEMU" >/dev/null || die "$QEMU not found: apt-get install qemu-system-x86"
 mkdir -p "$run"
 VM_TIMEOUT=${VM_TIMEOUT:-1800}
@@ -50,9 +50,14 @@ build_initramfs() {
 	rm -rf "$root"
 }
 
+# qemu runs under timeout(1): TERM to timeout is passed on to qemu, KILL would not be.
 qemu_pid=""
 stop_qemu() {
-	[ -n "$qemu_pid" ] && kill -KILL "$qemu_pid" 2>/dev/null || true
+	if [ -n "$qemu_pid" ]; then
+		kill -TERM "$qemu_pid" 2>/dev/null || true
+	else	# a signal between the start and $! being known
+		pkill -TERM -P $$ timeout 2>/dev/null || true
+	fi
 }
 
 boot() {
@@ -127,9 +132,9 @@ verdict() {
 		tail -n 40 "$run/console.log"
 		fail=$((fail + expected - ran))
 	fi
-	if grep -q '^# watchdogs:' "$run/results.tap" &&
+	if grep -q '^TAP version' "$run/results.tap" &&
 		! grep -q '^# watchdogs: hung_task_panic=[1-9][0-9]* softlockup_panic=1' "$run/results.tap"; then
-		echo "the kernel did not arm the hang watchdogs: $(grep '^# watchdogs:' "$run/results.tap")"
+		echo "the kernel did not arm the hang watchdogs: $(grep '^# watchdogs:' "$run/results.tap" || echo "vm/init did not report them")"
 		echo "  (needs CONFIG_DETECT_HUNG_TASK and CONFIG_SOFTLOCKUP_DETECTOR; see configs/test.config)"
 		fail=$((fail + 1))
 	fi

@@ -19,7 +19,9 @@ setup() {
 # the commit tagged "base" with the subject of the pinned base.
 make_fake_tree() {
 	local t=$BUILD/linux
-	mkdir -p "$t"/{virt/kvm,scripts/kconfig,Documentation}
+	mkdir -p "$t"/{virt/kvm,scripts/kconfig,Documentation/virt/kvm}
+	printf 'Title\n=====\n' >"$t/Documentation/virt/kvm/index.rst"
+	printf 'API\n===\n' >"$t/Documentation/virt/kvm/api.rst"
 	printf 'int kvm_main;\n' >"$t/virt/kvm/kvm_main.c"
 	printf 'int gmem;\n' >"$t/virt/kvm/guest_memfd.c"
 	printf '#!/bin/sh\necho "total: 0 errors, 0 warnings, 0 checks, 1 lines checked"\n' >"$t/scripts/checkpatch.pl"
@@ -47,7 +49,8 @@ add_commit() {
 # The tree's commits base..series as patches/ (what make export writes).
 export_patches() {
 	rm -f "$PATCHES_DIR"/*.patch
-	git -C "$BUILD/linux" format-patch -q --zero-commit -o "$PATCHES_DIR" base..series
+	git -C "$BUILD/linux" format-patch -q --zero-commit --no-signature --notes --base=base \
+		-o "$PATCHES_DIR" base..series
 	(cd "$PATCHES_DIR" && ls ./*.patch | sed 's|^\./||') >"$PATCHES_DIR/series"
 }
 
@@ -116,11 +119,27 @@ fake_run() {	# LIST: vm.sh with the stub qemu and a fake kernel and test binarie
 	! pgrep -f 'sleep 1000'
 }
 
+@test "vm.sh: a TERM to vm.sh alone stops qemu too" {
+	printf 'guest_memfd_test 300\n' >"$BATS_TEST_TMPDIR/a.list"
+	mkdir -p "$BUILD/tests"
+	printf '#!/bin/sh\n' >"$BUILD/tests/guest_memfd_test"
+	chmod +x "$BUILD/tests/guest_memfd_test"
+	: >"$BUILD/bzImage"
+	FAKE_QEMU=hang QEMU=$STUBS/qemu ACCEL=tcg "$ROOT/scripts/vm.sh" "$BUILD/bzImage" \
+		"$BUILD/tests" "$BATS_TEST_TMPDIR/a.list" "$BUILD/run" >/dev/null 2>&1 3>&- &
+	local pid=$! i
+	for i in $(seq 50); do pgrep -f 'sleep 1000' >/dev/null && break; sleep 0.1; done
+	pgrep -f 'sleep 1000' >/dev/null
+	kill -TERM "$pid"
+	for i in $(seq 30); do pgrep -f 'sleep 1000' >/dev/null || break; sleep 0.1; done
+	! pgrep -f 'sleep 1000'
+}
+
 @test "vm/run-test.sh: a test's output reaches the console while it runs" {
 	mkdir -p "$BATS_TEST_TMPDIR/t"
 	printf '#!/bin/sh\necho "Seed: 42"\nsleep 20\n' >"$BATS_TEST_TMPDIR/t/slow_test"
 	chmod +x "$BATS_TEST_TMPDIR/t/slow_test"
-	TESTS_DIR=$BATS_TEST_TMPDIR/t busybox sh -c ". '$ROOT/vm/run-test.sh'; cd /; run_test slow_test 30" \
+	RUN_TMP=$BATS_TEST_TMPDIR TESTS_DIR=$BATS_TEST_TMPDIR/t busybox sh -c ". '$ROOT/vm/run-test.sh'; cd /; run_test slow_test 30" \
 		>"$BATS_TEST_TMPDIR/console" 2>&1 3>&- &
 	local pid=$! i
 	for i in $(seq 30); do grep -q 'Seed: 42' "$BATS_TEST_TMPDIR/console" && break; sleep 0.1; done
@@ -134,12 +153,16 @@ fake_run() {	# LIST: vm.sh with the stub qemu and a fake kernel and test binarie
 	mkdir -p "$BATS_TEST_TMPDIR/t"
 	printf '#!/bin/sh\nexit 3\n' >"$BATS_TEST_TMPDIR/t/fail_test"
 	printf '#!/bin/sh\necho "# Totals: pass:1 fail:0 xfail:0 xpass:0 skip:1 error:0"\n' >"$BATS_TEST_TMPDIR/t/skip_test"
-	printf '#!/bin/sh\nsleep 10\n' >"$BATS_TEST_TMPDIR/t/hang_test"
+	# A hung test whose child outlives it must not hold the run up.
+	printf '#!/bin/sh\nsleep 30 &\nsleep 30\n' >"$BATS_TEST_TMPDIR/t/hang_test"
 	chmod +x "$BATS_TEST_TMPDIR"/t/*
-	run env TESTS_DIR="$BATS_TEST_TMPDIR/t" busybox sh -c ". '$ROOT/vm/run-test.sh'; cd /tmp;
+	local t0=$SECONDS
+	run env RUN_TMP="$BATS_TEST_TMPDIR" TESTS_DIR="$BATS_TEST_TMPDIR/t" busybox sh -c ". '$ROOT/vm/run-test.sh'; cd /;
 		run_test fail_test 5 >/dev/null; a=\$rc; run_test skip_test 5 >/dev/null; b=\$rc;
 		run_test hang_test 1 >/dev/null; echo \$a \$b \$rc"
+	pkill -f 'sleep 30' || true
 	[ "$output" = "3 4 137" ]
+	[ $((SECONDS - t0)) -lt 15 ]
 }
 
 @test "test.sh: options are read after the list too, and two lists are refused" {
@@ -242,6 +265,11 @@ fetch_with() {
 	[[ $output == *"uncommitted edits"* ]]
 	[ -d "$BUILD/linux/.git" ]
 	git -C "$BUILD/linux" checkout -q -- .
+	# A reworded changelog is work too.
+	git -C "$BUILD/linux" commit -q --amend -m "KVM: one, with a better changelog"
+	run "$ROOT/scripts/clean.sh"
+	[[ $output == *"kept $BUILD/linux"* ]]
+	export_patches
 	run "$ROOT/scripts/clean.sh"
 	[ "$status" -eq 0 ]
 	[ ! -e "$BUILD" ]
@@ -257,7 +285,7 @@ fetch_with() {
 	# patches/ moves on (git pull) while the tree stays behind.
 	git -C "$BUILD/linux" checkout -q -b newer series
 	add_commit "KVM: two" virt/kvm/kvm_main.c "int two;"
-	git -C "$BUILD/linux" format-patch -q --zero-commit -o "$PATCHES_DIR" -1 --start-number 2
+	git -C "$BUILD/linux" format-patch -q --zero-commit --no-signature --notes -o "$PATCHES_DIR" -1 --start-number 2
 	ls "$PATCHES_DIR"/0002-*.patch | xargs -n1 basename >>"$PATCHES_DIR/series"
 	git -C "$BUILD/linux" checkout -q series
 	run "$ROOT/scripts/export.sh"
@@ -337,4 +365,28 @@ check_series() {
 	[ "$(git -C "$BUILD/linux" notes show HEAD)" = $'Fixes: not given: no upstream history here.\n\ncheckpatch: FOO: why' ]
 	run "$ROOT/scripts/export.sh"
 	cmp "$BATS_TEST_TMPDIR/first" "$PATCHES_DIR"/0001-KVM-one.patch
+}
+
+@test "check-series: new W=1 warnings and new htmldocs warnings fail" {
+	make_fake_tree
+	add_commit "KVM: adds a W=1 warning" virt/kvm/guest_memfd.c "W1_BREAKS"
+	add_commit "Documentation: KVM: adds a docs warning" Documentation/virt/kvm/api.rst "DOCS_BREAKS"
+	check_series
+	[ "$status" -ne 0 ]
+	[[ $output == *"W=1: virt/kvm/guest_memfd.c: warning: variable 'x' set but not used [-Wunused-but-set-variable]"* ]]
+	[[ $output == *"FAIL: 0001-KVM-adds-a-W-1-warning.patch"* ]]
+	[[ $output == *"htmldocs SPHINXDIRS=virt/kvm: new warnings"* ]]
+	[[ $output == *"Title underline too short."* ]]
+	[[ $output == *"FAIL: 0002-Documentation-KVM-adds-a-docs-warning.patch"* ]]
+}
+
+@test "check-series: a sparse or a Sphinx that does not run is a failure, not a pass" {
+	make_fake_tree
+	add_commit "KVM: sparse is refused" virt/kvm/guest_memfd.c "NO_SPARSE"
+	add_commit "Documentation: KVM: no Sphinx" Documentation/virt/kvm/api.rst "NO_SPHINX"
+	check_series
+	[ "$status" -ne 0 ]
+	[[ $output == *"sparse did not run on virt/kvm/guest_memfd.c"* ]]
+	[[ $output == *"htmldocs SPHINXDIRS=virt/kvm did not build"* ]]
+	[[ $output == *"0 passed, 2 failed"* ]]
 }
