@@ -86,7 +86,7 @@ tree_ids() {
 }
 
 # Record that $TREE and patches/ agree (after make tree and make export).
-SYNC_RECORD=gmem-synced-patches
+SYNC_RECORD=gmem-synced-patches-v2	# v2: whole-text identities
 record_sync() {
 	patches_ids >"$(git -C "$TREE" rev-parse --absolute-git-dir)/$SYNC_RECORD"
 }
