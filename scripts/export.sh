@@ -32,7 +32,9 @@ rm -f "$PATCHES_DIR"/[0-9][0-9][0-9][0-9]-*.patch
 # Notes (git notes) go below each patch's "---": where a kept checkpatch warning
 # is explained ("checkpatch: TYPE: why").
 # The version in the cover letter's subject ("[PATCH v4 00/15]") goes on every patch.
-version=$(sed -n 's/^Subject: \[PATCH \(v[0-9][0-9]*\) .*/\1/p' "$old/0000-cover-letter.patch" 2>/dev/null | head -n 1)
+version=""
+[ ! -f "$old/0000-cover-letter.patch" ] ||
+	version=$(sed -n 's/^Subject: \[PATCH \(v[0-9][0-9]*\) .*/\1/p' "$old/0000-cover-letter.patch" | head -n 1)
 git -C "$TREE" format-patch -q --zero-commit --no-signature --notes --base=base \
 	--subject-prefix="PATCH${version:+ $version}" -o "$PATCHES_DIR" base..series
 [ -f "$old/0000-cover-letter.patch" ] && cp "$old/0000-cover-letter.patch" "$PATCHES_DIR/"

@@ -108,15 +108,17 @@ fake_run() {	# LIST: vm.sh with the stub qemu and a fake kernel and test binarie
 	: >"$BUILD/bzImage"
 	# A terminal's ^C is SIGINT to the foreground process group: vm.sh gets its own
 	# group here (setsid), and the signal goes to all of it.
+	# A sleep of a length no other process has, to find the stub qemu by.
+	export FAKE_QEMU_SLEEP=$((100000 + RANDOM))
 	FAKE_QEMU=hang QEMU=$STUBS/qemu ACCEL=tcg setsid "$ROOT/scripts/vm.sh" "$BUILD/bzImage" \
 		"$BUILD/tests" "$BATS_TEST_TMPDIR/a.list" "$BUILD/run" >/dev/null 2>&1 3>&- &
 	local pid=$! i
-	for i in $(seq 50); do pgrep -f 'sleep 1000' >/dev/null && break; sleep 0.1; done
-	pgrep -f 'sleep 1000' >/dev/null
+	for i in $(seq 50); do pgrep -f "sleep $FAKE_QEMU_SLEEP" >/dev/null && break; sleep 0.1; done
+	pgrep -f "sleep $FAKE_QEMU_SLEEP" >/dev/null
 	kill -INT -- -"$pid"
 	for i in $(seq 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 	! kill -0 "$pid" 2>/dev/null
-	! pgrep -f 'sleep 1000'
+	! pgrep -f "sleep $FAKE_QEMU_SLEEP"
 }
 
 @test "vm.sh: a TERM to vm.sh alone stops qemu too" {
@@ -125,14 +127,15 @@ fake_run() {	# LIST: vm.sh with the stub qemu and a fake kernel and test binarie
 	printf '#!/bin/sh\n' >"$BUILD/tests/guest_memfd_test"
 	chmod +x "$BUILD/tests/guest_memfd_test"
 	: >"$BUILD/bzImage"
+	export FAKE_QEMU_SLEEP=$((100000 + RANDOM))
 	FAKE_QEMU=hang QEMU=$STUBS/qemu ACCEL=tcg "$ROOT/scripts/vm.sh" "$BUILD/bzImage" \
 		"$BUILD/tests" "$BATS_TEST_TMPDIR/a.list" "$BUILD/run" >/dev/null 2>&1 3>&- &
 	local pid=$! i
-	for i in $(seq 50); do pgrep -f 'sleep 1000' >/dev/null && break; sleep 0.1; done
-	pgrep -f 'sleep 1000' >/dev/null
+	for i in $(seq 50); do pgrep -f "sleep $FAKE_QEMU_SLEEP" >/dev/null && break; sleep 0.1; done
+	pgrep -f "sleep $FAKE_QEMU_SLEEP" >/dev/null
 	kill -TERM "$pid"
-	for i in $(seq 30); do pgrep -f 'sleep 1000' >/dev/null || break; sleep 0.1; done
-	! pgrep -f 'sleep 1000'
+	for i in $(seq 30); do pgrep -f "sleep $FAKE_QEMU_SLEEP" >/dev/null || break; sleep 0.1; done
+	! pgrep -f "sleep $FAKE_QEMU_SLEEP"
 }
 
 @test "vm/run-test.sh: a test's output reaches the console while it runs" {
