@@ -89,7 +89,9 @@ if [ -n "$shell" ]; then
 		"$BUILD/shell" "$cmdline"
 fi
 
-run=$RESULTS/$(date +%Y%m%d-%H%M%S)-$(basename "$list" .list)$flavour
+name=$(basename "$list" .list)
+[ -z "$flavour" ] || [ "$name" = "${flavour#-}" ] || name=$name$flavour	# "debug", not "debug-debug"
+run=$RESULTS/$(date +%Y%m%d-%H%M%S)-$name
 mkdir -p "$run"
 rc=0
 "$ROOT/scripts/vm.sh" "$kobj/arch/x86/boot/bzImage" "$selftests_out" "$list" "$run" "$cmdline" \
