@@ -147,39 +147,39 @@ kdoc_warnings() {	# file: kernel-doc warnings, line numbers dropped
 	(cd "$CHECK_TREE" && scripts/kernel-doc -none "$1" 2>&1 | sed -E 's/:[0-9]+([: ])/\1/' | sort) || true
 }
 
-# build_link OBJ LABEL: vmlinux and modules, modpost included; 1 on failure.
-build_link() {
-	local o=$1 label=$2 log=$BUILD/check-build.log
-	if ! kmake -C "$CHECK_TREE" O="$BUILD/$o" vmlinux modules >"$log" 2>&1; then
-		echo "build of vmlinux and modules with $label failed; first errors:"
+# build_step WHAT DONE COMMAND...: run a build; on failure say what failed and its
+# first errors, and return 1; else print DONE.
+build_step() {
+	local what=$1 done=$2 log=$BUILD/check-build.log
+	shift 2
+	if ! "$@" >"$log" 2>&1; then
+		echo "build of $what failed; first errors:"
 		first_errors "$log" | sed 's/^/    /'
 		return 1
 	fi
-	echo "built and linked: vmlinux and modules, $label"
+	echo "$done"
+}
+
+# build_link OBJ LABEL: vmlinux and modules, modpost included.
+build_link() {
+	build_step "vmlinux and modules with $2" "built and linked: vmlinux and modules, $2" kmake -C "$CHECK_TREE" O="$BUILD/$1" vmlinux modules
 }
 
 build_arm64() {
-	local log=$BUILD/check-build.log
 	ARCH=arm64 "$ROOT/scripts/kconfig.sh" "$CHECK_TREE" "$ARM64_OBJ" "$ROOT/configs/build-check-arm64.config"
-	if ! kmake ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu- CC="ccache aarch64-linux-gnu-gcc" \
-		-C "$CHECK_TREE" O="$ARM64_OBJ" virt/kvm/ arch/arm64/kvm/ >"$log" 2>&1; then
-		echo "build of virt/kvm and arch/arm64/kvm for arm64 (build-check-arm64.config) failed; first errors:"
-		first_errors "$log" | sed 's/^/    /'
-		return 1
-	fi
-	echo "built: virt/kvm/ and arch/arm64/kvm/ for arm64"
+	build_step "virt/kvm and arch/arm64/kvm for arm64 (build-check-arm64.config)" \
+		"built: virt/kvm/ and arch/arm64/kvm/ for arm64" kmake ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu- CC="ccache aarch64-linux-gnu-gcc" \
+		-C "$CHECK_TREE" O="$ARM64_OBJ" virt/kvm/ arch/arm64/kvm/
+}
+
+install_headers_and_build_selftests() {
+	kmake -C "$CHECK_TREE" O="$CHECK_OBJ" headers_install INSTALL_HDR_PATH="$CHECK_OBJ/usr" &&
+		make -C "$CHECK_TREE/tools/testing/selftests/kvm" -j"$(jobs_count)" CC="ccache gcc" \
+			OUTPUT="$CHECK_SELFTESTS" KHDR_INCLUDES="-isystem $CHECK_OBJ/usr/include"
 }
 
 build_selftests() {
-	local log=$BUILD/check-build.log
-	if ! { kmake -C "$CHECK_TREE" O="$CHECK_OBJ" headers_install INSTALL_HDR_PATH="$CHECK_OBJ/usr" &&
-		make -C "$CHECK_TREE/tools/testing/selftests/kvm" -j"$(jobs_count)" CC="ccache gcc" \
-			OUTPUT="$CHECK_SELFTESTS" KHDR_INCLUDES="-isystem $CHECK_OBJ/usr/include"; } >"$log" 2>&1; then
-		echo "build of the KVM selftests failed; first errors:"
-		first_errors "$log" | sed 's/^/    /'
-		return 1
-	fi
-	echo "built: KVM selftests"
+	build_step "the KVM selftests" "built: KVM selftests" install_headers_and_build_selftests
 }
 
 # new_lines WHAT BEFORE AFTER: print the lines of AFTER not in BEFORE; 1 if any.

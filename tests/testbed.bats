@@ -100,42 +100,42 @@ fake_run() {	# LIST: vm.sh with the stub qemu and a fake kernel and test binarie
 	[[ $output == *"did not arm the hang watchdogs"* ]]
 }
 
-@test "vm.sh: ^C stops the VM at once and leaves no qemu behind" {
+# start_hung_vm [setsid]: vm.sh in the background with a stub qemu that hangs; sets
+# pid (of vm.sh) once the stub runs. The stub sleeps for a length no other process
+# has, to be found by.
+start_hung_vm() {
 	printf 'guest_memfd_test 300\n' >"$BATS_TEST_TMPDIR/a.list"
 	mkdir -p "$BUILD/tests"
 	printf '#!/bin/sh\n' >"$BUILD/tests/guest_memfd_test"
 	chmod +x "$BUILD/tests/guest_memfd_test"
 	: >"$BUILD/bzImage"
+	export FAKE_QEMU_SLEEP=$((100000 + RANDOM))
+	FAKE_QEMU=hang QEMU=$STUBS/qemu ACCEL=tcg "$@" "$ROOT/scripts/vm.sh" "$BUILD/bzImage" \
+		"$BUILD/tests" "$BATS_TEST_TMPDIR/a.list" "$BUILD/run" >/dev/null 2>&1 3>&- &
+	pid=$!
+	local i
+	for i in $(seq 50); do qemu_running && break; sleep 0.1; done
+	qemu_running
+}
+qemu_running() { pgrep -f "sleep $FAKE_QEMU_SLEEP" >/dev/null; }
+
+@test "vm.sh: ^C stops the VM at once and leaves no qemu behind" {
 	# A terminal's ^C is SIGINT to the foreground process group: vm.sh gets its own
 	# group here (setsid), and the signal goes to all of it.
-	# A sleep of a length no other process has, to find the stub qemu by.
-	export FAKE_QEMU_SLEEP=$((100000 + RANDOM))
-	FAKE_QEMU=hang QEMU=$STUBS/qemu ACCEL=tcg setsid "$ROOT/scripts/vm.sh" "$BUILD/bzImage" \
-		"$BUILD/tests" "$BATS_TEST_TMPDIR/a.list" "$BUILD/run" >/dev/null 2>&1 3>&- &
-	local pid=$! i
-	for i in $(seq 50); do pgrep -f "sleep $FAKE_QEMU_SLEEP" >/dev/null && break; sleep 0.1; done
-	pgrep -f "sleep $FAKE_QEMU_SLEEP" >/dev/null
+	start_hung_vm setsid
 	kill -INT -- -"$pid"
+	local i
 	for i in $(seq 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 	! kill -0 "$pid" 2>/dev/null
-	! pgrep -f "sleep $FAKE_QEMU_SLEEP"
+	! qemu_running
 }
 
 @test "vm.sh: a TERM to vm.sh alone stops qemu too" {
-	printf 'guest_memfd_test 300\n' >"$BATS_TEST_TMPDIR/a.list"
-	mkdir -p "$BUILD/tests"
-	printf '#!/bin/sh\n' >"$BUILD/tests/guest_memfd_test"
-	chmod +x "$BUILD/tests/guest_memfd_test"
-	: >"$BUILD/bzImage"
-	export FAKE_QEMU_SLEEP=$((100000 + RANDOM))
-	FAKE_QEMU=hang QEMU=$STUBS/qemu ACCEL=tcg "$ROOT/scripts/vm.sh" "$BUILD/bzImage" \
-		"$BUILD/tests" "$BATS_TEST_TMPDIR/a.list" "$BUILD/run" >/dev/null 2>&1 3>&- &
-	local pid=$! i
-	for i in $(seq 50); do pgrep -f "sleep $FAKE_QEMU_SLEEP" >/dev/null && break; sleep 0.1; done
-	pgrep -f "sleep $FAKE_QEMU_SLEEP" >/dev/null
+	start_hung_vm
 	kill -TERM "$pid"
-	for i in $(seq 30); do pgrep -f "sleep $FAKE_QEMU_SLEEP" >/dev/null || break; sleep 0.1; done
-	! pgrep -f "sleep $FAKE_QEMU_SLEEP"
+	local i
+	for i in $(seq 30); do qemu_running || break; sleep 0.1; done
+	! qemu_running
 }
 
 @test "vm/run-test.sh: a test's output reaches the console while it runs" {
