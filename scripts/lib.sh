@@ -23,6 +23,11 @@ declare -A HOST_PACKAGES=(
 HOST_LIBS=(libelf-dev libssl-dev busybox-static uuid-dev python3-sphinx-rtd-theme python3-yaml
 	python3-ply python3-git)
 
+# The Makefile's variables (SRC=, T=, FORCE=) reach the scripts as environment
+# variables; make's own MAKEFLAGS would also pass them as overrides to every make the
+# scripts run (the demo's Makefile has a SRC of its own), so drop it.
+unset MAKEFLAGS MFLAGS MAKEOVERRIDES
+
 say()  { printf '==> %s\n' "$*" >&2; }
 warn() { printf 'WARNING: %s\n' "$*" >&2; }
 die()  { printf 'ERROR: %s\n' "$*" >&2; exit 1; }

@@ -393,3 +393,12 @@ check_series() {
 	[[ $output == *"htmldocs SPHINXDIRS=virt/kvm did not build"* ]]
 	[[ $output == *"0 passed, 2 failed"* ]]
 }
+
+@test "make's variables (SRC=, T=) do not leak into the makes the scripts run" {
+	# What "make test-fast SRC=build/linux" hands to its recipes.
+	run env SRC=build/linux MAKEFLAGS=' -- SRC=build/linux' bash -c \
+		". '$ROOT/scripts/lib.sh'; make -n -C '$ROOT/demo' KHDR=/usr/include O='$BATS_TEST_TMPDIR'"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ $output == *"demo/gmem_demo.c"* ]]
+}
