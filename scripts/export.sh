@@ -35,8 +35,7 @@ rm -f "$PATCHES_DIR"/[0-9][0-9][0-9][0-9]-*.patch
 version=""
 [ ! -f "$old/0000-cover-letter.patch" ] ||
 	version=$(sed -n 's/^Subject: \[PATCH \(v[0-9][0-9]*\) .*/\1/p' "$old/0000-cover-letter.patch" | head -n 1)
-git -C "$TREE" format-patch -q --zero-commit --no-signature --notes --base=base \
-	--subject-prefix="PATCH${version:+ $version}" -o "$PATCHES_DIR" base..series
+format_patches "$TREE" "$PATCHES_DIR" base..series --subject-prefix="PATCH${version:+ $version}"
 [ -f "$old/0000-cover-letter.patch" ] && cp "$old/0000-cover-letter.patch" "$PATCHES_DIR/"
 
 # Rebuild patches/series: header (comments up to the first blank line), then each

@@ -12,13 +12,22 @@ select_series() {
 	git -C "$src" rev-parse -q --verify refs/tags/base >/dev/null ||
 		die "SRC=$SRC is not a work tree of the base (no tag 'base'); use build/linux (make tree)"
 	rm -rf "$out"; mkdir -p "$out"
-	git -C "$src" format-patch -q --zero-commit --no-signature --notes --base=base -o "$out" base..HEAD
+	format_patches "$src" "$out" base..HEAD
 	ls "$out" | { grep '\.patch$' || true; } >"$out/series.new"; mv "$out/series.new" "$out/series"
 	PATCHES_DIR=$out SERIES=$out/series
 	say "SRC=$SRC: checking its $(series_patches | wc -l) commits base..HEAD (uncommitted edits are not part of them)"
 }
 
 patch_path() { echo "$PATCHES_DIR/$1"; }
+
+# format_patches GITDIR OUTDIR RANGE [OPTION...]: the commits of RANGE as "make export"
+# writes them (notes below "---", no commit ids, no signature, base-commit trailer).
+# One place, so that the identities below compare like with like.
+format_patches() {
+	local dir=$1 out=$2 range=$3
+	shift 3
+	git -C "$dir" format-patch -q --zero-commit --no-signature --notes --base=base "$@" -o "$out" "$range"
+}
 
 # The files a patch touches, one per line.
 patch_files() {
@@ -77,8 +86,7 @@ patches_ids() {
 tree_ids() {
 	local tmp f
 	tmp=$(mktemp -d)
-	git -C "$TREE" format-patch -q --zero-commit --no-signature --notes --base=base \
-		-o "$tmp" "base..${1:-series}"
+	format_patches "$TREE" "$tmp" "base..${1:-series}"
 	for f in "$tmp"/*.patch; do
 		[ -f "$f" ] && patch_text_id "$f"
 	done | sort

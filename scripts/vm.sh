@@ -66,10 +66,12 @@ boot() {
 	echo "# accelerator: $ACCEL_WHY" >"$run/accel.txt"
 	: >"$run/tap.txt"
 	local rc=0
+	# What the shell and the test run share.
+	local vm=("${QEMU_ACCEL[@]}" -smp 2 -m 2G -nographic -no-reboot -nodefaults
+		-kernel "$kernel" -initrd "$run/initramfs.cpio.gz")
+	local append="console=ttyS0 panic=-1 $WATCHDOG_CMDLINE"
 	if [ -n "$shell" ]; then
-		"$QEMU" "${QEMU_ACCEL[@]}" -smp 2 -m 2G -nographic -no-reboot -nodefaults \
-			-serial mon:stdio -kernel "$kernel" -initrd "$run/initramfs.cpio.gz" \
-			-append "console=ttyS0 panic=-1 $WATCHDOG_CMDLINE gmem.shell $cmdline_extra"
+		"$QEMU" "${vm[@]}" -serial mon:stdio -append "$append gmem.shell $cmdline_extra"
 		return 0
 	fi
 	# qemu stays in this process group (timeout --foreground), so ^C reaches it; the
@@ -79,13 +81,10 @@ boot() {
 	trap 'stop_qemu; trap - INT; kill -INT $$' INT
 	trap 'stop_qemu; trap - TERM; kill -TERM $$' TERM
 	trap stop_qemu EXIT
-	timeout --foreground -s KILL "$VM_TIMEOUT" "$QEMU" \
-		"${QEMU_ACCEL[@]}" -smp 2 -m 2G \
-		-nographic -no-reboot -nodefaults \
+	timeout --foreground -s KILL "$VM_TIMEOUT" "$QEMU" "${vm[@]}" \
 		-chardev file,id=console,path="$run/console.log" -serial chardev:console \
 		-chardev file,id=result,path="$run/tap.txt" -serial chardev:result \
-		-kernel "$kernel" -initrd "$run/initramfs.cpio.gz" \
-		-append "console=ttyS0 panic=-1 oops=panic $WATCHDOG_CMDLINE $cmdline_extra" \
+		-append "$append oops=panic $cmdline_extra" \
 		>"$run/qemu.log" 2>&1 &
 	qemu_pid=$!
 	wait "$qemu_pid" || rc=$?
