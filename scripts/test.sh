@@ -4,7 +4,9 @@
 # boot the kernel under QEMU and run the list (default vm/tests.list). Results go to
 # results/<run>/ (console.log, results.tap, summary.txt). Options may come in any order.
 #   --debug  the debug kernel (configs/debug.config: KASAN, lockdep, kmemleak, fault
-#            injection) booted with panic_on_warn=1, objects in build/obj-debug
+#            injection) booted with panic_on_warn=1, objects in build/obj-debug, with
+#            vm/race-windows.patch on top of the series: delays (test bed only, never
+#            part of the series) that widen the race windows the tests aim at
 #   --kcsan  a KCSAN kernel (configs/kcsan.config; KCSAN excludes KASAN), objects in
 #            build/obj-kcsan; a data race report fails the run like any splat
 #   --npt0   the test kernel booted with kvm_amd.npt=0 (shadow paging)
@@ -18,13 +20,14 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$ROOT/scripts/series.sh"
 show="" shell="" list=""
-kobj=$KOBJ fragments=() cmdline="" flavour=""
+kobj=$KOBJ fragments=() cmdline="" flavour="" windows=""
 while [ $# -gt 0 ]; do
 	case $1 in
 	--debug)
 		kobj=$BUILD/obj-debug flavour=-debug
 		fragments=("$ROOT/configs/debug.config")
 		cmdline="panic_on_warn=1"
+		windows=$ROOT/vm/race-windows.patch
 		# KASAN and lockdep slow everything down several times under TCG.
 		export VM_TIMEOUT=${VM_TIMEOUT:-3600}
 		;;
@@ -67,11 +70,21 @@ if [ -n "${SRC:-}" ]; then
 	kobj=$BUILD/obj-src$flavour	# its own objects: switching trees in one obj dir rebuilds all
 	selftests_out=$BUILD/selftests-src
 	say "SRC=$SRC: building the work tree as it is (patches/ is not used)"
+	[ -z "$windows" ] || warn "SRC=: ${windows#"$ROOT"/} is not applied to the work tree"
+	windows=""
 else
 	src=$TEST_TREE
 	selftests_out=$SELFTESTS_OUT
 	say "applying patches/ ($(series_patches | wc -l) patches) to $TEST_TREE"
 	apply_series "$TEST_TREE"
+	if [ -n "$windows" ]; then
+		say "applying ${windows#"$ROOT"/} (test bed only) on top"
+		git -C "$TEST_TREE" am -q "$windows" >"$BUILD/git-am.log" 2>&1 || {
+			cat "$BUILD/git-am.log" >&2
+			git -C "$TEST_TREE" am --abort >/dev/null 2>&1 || true
+			die "${windows#"$ROOT"/} does not apply on top of the series; refresh it (git am output above)"
+		}
+	fi
 fi
 t0=$(date +%s)
 "$ROOT/scripts/kernel.sh" "$src" "$kobj" "${fragments[@]}"
@@ -104,6 +117,7 @@ if [ -n "$show" ]; then
 fi
 cat "$run/summary.txt"
 [ -z "${SRC:-}" ] || echo "# tested: the work tree $SRC as it is, not patches/"
+[ -z "$windows" ] || echo "# race windows: ${windows#"$ROOT"/} applied on top of the series"
 base_note
 echo "# times: kernel build $((t1 - t0))s, selftests and demo build $((t2 - t1))s, VM run $((t3 - t2))s; logs in ${run#"$ROOT"/}/"
 exit $rc
