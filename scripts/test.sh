@@ -16,6 +16,8 @@
 #   T='name [args]'  run only this test (time limit from the list, else 600 s)
 #   SRC=build/linux  build the kernel and tests from that work tree as it is
 #                    (uncommitted edits included) instead of applying patches/
+#   RACE_WINDOWS=F   --debug applies patch F instead of vm/race-windows.patch (one
+#                    that fits an older series given as PATCHES_DIR=); empty: none
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$ROOT/scripts/series.sh"
@@ -27,7 +29,7 @@ while [ $# -gt 0 ]; do
 		kobj=$BUILD/obj-debug flavour=-debug
 		fragments=("$ROOT/configs/debug.config")
 		cmdline="panic_on_warn=1"
-		windows=$ROOT/vm/race-windows.patch
+		windows=${RACE_WINDOWS-$ROOT/vm/race-windows.patch}
 		# KASAN and lockdep slow everything down several times under TCG.
 		export VM_TIMEOUT=${VM_TIMEOUT:-3600}
 		;;
