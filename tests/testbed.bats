@@ -402,3 +402,17 @@ check_series() {
 	[ "$status" -eq 0 ]
 	[[ $output == *"demo/gmem_demo.c"* ]]
 }
+
+@test "test.sh --debug: race windows that do not apply stop the run, named, before any build" {
+	make_fake_tree
+	add_commit "KVM: one" virt/kvm/guest_memfd.c "int one;"
+	export_patches
+	printf 'From 0 Mon Sep 17 00:00:00 2001\nSubject: [PATCH] w\n\n---\n--- a/virt/kvm/guest_memfd.c\n+++ b/virt/kvm/guest_memfd.c\n@@ -1 +1 @@\n-int nothere;\n+int w;\n' \
+		>"$BATS_TEST_TMPDIR/windows.patch"
+	KMAKE=$STUBS/kmake RACE_WINDOWS=$BATS_TEST_TMPDIR/windows.patch \
+		run "$ROOT/scripts/test.sh" --debug "$ROOT/vm/debug.list"
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ $output == *"ERROR: "*"windows.patch does not apply on top of the series"* ]]
+	[[ $output != *"building the test kernel"* ]]
+}
