@@ -55,12 +55,18 @@ apply_series() {
 	git -C "$dest" checkout -q --detach base
 	while read -r p; do
 		[ -f "$(patch_path "$p")" ] || die "$SERIES lists $p, but $(patch_path "$p") does not exist"
-		if ! git -C "$dest" am -q "$(patch_path "$p")" >"$BUILD/git-am.log" 2>&1; then
-			cat "$BUILD/git-am.log" >&2
-			git -C "$dest" am --abort >/dev/null 2>&1 || true
-			die "patch $p does not apply (git am output above)"
-		fi
+		am_or_die "$dest" "$(patch_path "$p")" "patch $p does not apply (git am output above)"
 	done < <(series_patches)
+}
+
+# am_or_die DEST PATCH MESSAGE: "git am" PATCH in DEST; on failure show git's output,
+# leave DEST as it was and die with MESSAGE.
+am_or_die() {
+	if ! git -C "$1" am -q "$2" >"$BUILD/git-am.log" 2>&1; then
+		cat "$BUILD/git-am.log" >&2
+		git -C "$1" am --abort >/dev/null 2>&1 || true
+		die "$3"
+	fi
 	rm -f "$BUILD/git-am.log"
 }
 

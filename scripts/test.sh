@@ -81,11 +81,8 @@ else
 	apply_series "$TEST_TREE"
 	if [ -n "$windows" ]; then
 		say "applying ${windows#"$ROOT"/} (test bed only) on top"
-		git -C "$TEST_TREE" am -q "$windows" >"$BUILD/git-am.log" 2>&1 || {
-			cat "$BUILD/git-am.log" >&2
-			git -C "$TEST_TREE" am --abort >/dev/null 2>&1 || true
-			die "${windows#"$ROOT"/} does not apply on top of the series; refresh it (git am output above)"
-		}
+		am_or_die "$TEST_TREE" "$windows" \
+			"${windows#"$ROOT"/} does not apply on top of the series; refresh it (git am output above)"
 	fi
 fi
 t0=$(date +%s)
