@@ -5,7 +5,7 @@
 SHELL := /bin/bash
 
 .PHONY: all test test-fast test-debug run shell bench soak test-kcsan test-npt0 check-series \
-	check-testbed tree export base deps clean help
+	check-testbed mutants tree export base deps clean help
 
 all: help
 
@@ -20,6 +20,8 @@ help:
 	@echo "make soak          the long reliability run: 5 seeds, 10^6 conversions, 10^7 fuzzer calls"
 	@echo "make test-kcsan    the stress test and conversion tests on a KCSAN kernel"
 	@echo "make test-npt0     the tests with kvm_amd.npt=0 (shadow paging; SW-protected tests skip)"
+	@echo "make mutants       the mutation suite: each mutant of tests/mutants.list on top of the"
+	@echo "                   series, built and run through vm/tests.list (about 3 min a mutant)"
 	@echo "make check-series  per patch: build and link vmlinux and modules (3 configs), arm64,"
 	@echo "                   sparse, W=1, htmldocs, checkpatch --strict, kernel-doc"
 	@echo "                   (CHECK_LEVEL=quick: config (c) linked after the last patch only)"
@@ -75,6 +77,9 @@ soak: deps
 
 test-kcsan: deps
 	@scripts/test.sh --kcsan vm/kcsan.list
+
+mutants: deps
+	@scripts/mutants.sh
 
 test-npt0: deps
 	@scripts/test.sh --npt0 vm/npt0.list

@@ -416,3 +416,26 @@ check_series() {
 	[[ $output == *"ERROR: "*"windows.patch does not apply on top of the series"* ]]
 	[[ $output != *"building the test kernel"* ]]
 }
+
+@test "mutants: every mutant of tests/mutants.list parses; a stale or ambiguous one is named" {
+	run python3 "$ROOT/scripts/mutate.py" --ids "$ROOT/tests/mutants.list"
+	[ "$status" -eq 0 ]
+	[ "${#lines[@]}" -ge 15 ]
+	tree=$BATS_TEST_TMPDIR/tree
+	mkdir -p "$tree/virt"
+	printf 'int f(void)\n{\n\tif (a)\n\t\treturn 1;\n\tif (a)\n\t\treturn 2;\n}\n' >"$tree/virt/x.c"
+	printf '@ T1 gone: a claim\nfile: virt/x.c\nfrom: if (b)\nto: if (0)\n' >"$BATS_TEST_TMPDIR/gone.list"
+	run python3 "$ROOT/scripts/mutate.py" "$BATS_TEST_TMPDIR/gone.list" "$tree" T1
+	[ "$status" -ne 0 ]
+	[[ $output == *"gone.list:3: mutant T1: no line \"if (b)\" in virt/x.c"* ]]
+	printf '@ T2 two: a claim\nfile: virt/x.c\nfrom: if (a)\nto: if (0)\n' >"$BATS_TEST_TMPDIR/two.list"
+	run python3 "$ROOT/scripts/mutate.py" "$BATS_TEST_TMPDIR/two.list" "$tree" T2
+	[ "$status" -ne 0 ]
+	[[ $output == *"matches 2 lines of virt/x.c (3, 5); add \"after:\""* ]]
+	printf '@ T3 second: a claim\nfile: virt/x.c\nafter: return 1;\nfrom: if (a)\nto: if (0)\n' \
+		>"$BATS_TEST_TMPDIR/after.list"
+	run python3 "$ROOT/scripts/mutate.py" "$BATS_TEST_TMPDIR/after.list" "$tree" T3
+	[ "$status" -eq 0 ]
+	[ "$(sed -n 5p "$tree/virt/x.c")" = "$(printf '\tif (0)')" ]
+	[ "$(sed -n 3p "$tree/virt/x.c")" = "$(printf '\tif (a)')" ]
+}
