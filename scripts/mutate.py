@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""mutate.py LIST TREE ID | --ids LIST | --check LIST TREE
+"""mutate.py LIST TREE ID | --ids LIST | --runnable LIST | --check LIST TREE
 
 Apply mutant ID of LIST (tests/mutants.list, format described there) to the kernel
-tree TREE, in place. --ids prints "ID name: claim" per mutant. --check applies every
+tree TREE, in place. --ids prints "ID name: claim" per mutant (with "only:" if it
+has one); --runnable prints the IDs of the mutants without "only:". --check applies every
 mutant to a scratch copy of the files it touches, without writing TREE, and prints
 where each lands. Exits 1 naming the mutant and the line when a "from:" text matches
 no line, or when an "after:" anchor is missing.
@@ -25,12 +26,14 @@ def parse(path):
                 mutants.append(cur)
                 continue
             key, sep, val = line.partition(':')
-            if cur is None or not sep or key not in ('file', 'after', 'from', 'to'):
+            if cur is None or not sep or key not in ('file', 'after', 'from', 'to', 'only'):
                 sys.exit(f'{where}: not a mutant line (expected "@ ID name: claim", '
-                         f'"file:", "after:", "from:" or "to:"): {line}')
+                         f'"file:", "after:", "from:", "to:" or "only:"): {line}')
             val = val.strip()
             if key == 'file':
                 cur['file'] = val
+            elif key == 'only':
+                cur['only'] = val
             elif key == 'after':
                 cur['after'] = val
             elif key == 'from':
@@ -81,7 +84,13 @@ def mutate(m, text):
 def main(argv):
     if len(argv) == 3 and argv[1] == '--ids':
         for m in parse(argv[2]):
-            print(f'{m["id"]} {m["name"]}: {m["claim"]}')
+            only = f' (observable only on {m["only"]})' if 'only' in m else ''
+            print(f'{m["id"]} {m["name"]}: {m["claim"]}{only}')
+        return
+    if len(argv) == 3 and argv[1] == '--runnable':
+        for m in parse(argv[2]):
+            if 'only' not in m:
+                print(m['id'])
         return
     if len(argv) == 4 and argv[1] == '--check':
         for m in parse(argv[2]):
