@@ -81,6 +81,12 @@ list_tests() {
 		END { exit bad }' "$1"
 }
 
+# The selftests a list names, a name a line: entries under demo/ are the reference
+# VMM, which scripts/demo.sh builds.
+list_selftests() {
+	list_tests "$1" | awk '$1 !~ /^demo\// { print $1 }'
+}
+
 # Tests whose SKIP is the expected result: "#expect-skip NAME" lines of a list.
 list_expected_skips() {
 	sed -n 's/^#expect-skip[[:space:]]\{1,\}\([^[:space:]]\{1,\}\).*/\1/p' "$1"

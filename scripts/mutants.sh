@@ -21,7 +21,9 @@ tree=$BUILD/mutant-tree obj=$BUILD/obj-mutant out=$BUILD/selftests-mutant
 list_tests "$tlist" >/dev/null
 
 ensure_host_packages
-mapfile -t all < <(python3 "$ROOT/scripts/mutate.py" --ids "$mlist" | cut -d' ' -f1)
+# "ID name: claim" per mutant, read once.
+mapfile -t described < <(python3 "$ROOT/scripts/mutate.py" --ids "$mlist")
+mapfile -t all < <(printf '%s\n' "${described[@]}" | cut -d' ' -f1)
 mapfile -t runnable < <(python3 "$ROOT/scripts/mutate.py" --runnable "$mlist")
 ids=("$@")
 [ ${#ids[@]} -gt 0 ] || ids=("${runnable[@]}")
@@ -38,7 +40,7 @@ python3 "$ROOT/scripts/mutate.py" --check "$mlist" "$tree" >/dev/null
 # The selftests and the demo do not change with a mutant: build them once, from the
 # series as it is.
 "$ROOT/scripts/kernel.sh" "$tree" "$obj"
-mapfile -t tests < <(list_tests "$tlist" | awk '$1 !~ /^demo\// { print $1 }')
+mapfile -t tests < <(list_selftests "$tlist")
 "$ROOT/scripts/selftests.sh" "$tree" "$obj" "$out" "${tests[@]}"
 KOBJ=$obj "$ROOT/scripts/demo.sh" "$BUILD/demo"
 
@@ -46,12 +48,12 @@ runs=$RESULTS/$(date +%Y%m%d-%H%M%S)-mutants
 mkdir -p "$runs"
 killed=0 survived=0 t0=$(date +%s)
 # Mutants that only another VM type can observe are listed, not run.
-python3 "$ROOT/scripts/mutate.py" --ids "$mlist" | grep ' (observable only on ' |
+printf '%s\n' "${described[@]}" | grep ' (observable only on ' |
 	sed 's/^/not run  /' | tee -a "$runs/summary.txt" || true
 for id in "${ids[@]}"; do
 	git -C "$tree" reset -q --hard "$head"
 	where=$(python3 "$ROOT/scripts/mutate.py" "$mlist" "$tree" "$id")
-	what=$(python3 "$ROOT/scripts/mutate.py" --ids "$mlist" | grep "^$id ")
+	what=$(printf '%s\n' "${described[@]}" | grep "^$id ")
 	say "mutant $what ($where)"
 	git -C "$tree" diff >"$runs/$id.diff"
 	"$ROOT/scripts/kernel.sh" "$tree" "$obj" ||

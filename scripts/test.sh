@@ -88,8 +88,7 @@ fi
 t0=$(date +%s)
 "$ROOT/scripts/kernel.sh" "$src" "$kobj" "${fragments[@]}"
 t1=$(date +%s)
-# List entries under demo/ are the reference VMM, built by demo.sh; the rest are selftests.
-mapfile -t tests < <(list_tests "$list" | awk '$1 !~ /^demo\// { print $1 }')
+mapfile -t tests < <(list_selftests "$list")
 if [ ${#tests[@]} -gt 0 ]; then
 	"$ROOT/scripts/selftests.sh" "$src" "$kobj" "$selftests_out" "${tests[@]}"
 fi
