@@ -7,6 +7,9 @@ set -euo pipefail
 . "$ROOT/scripts/series.sh"
 git -C "$TREE" rev-parse -q --verify refs/tags/base >/dev/null || die "no work tree at $TREE: run 'make tree' first"
 [ "$(git -C "$TREE" rev-parse --abbrev-ref HEAD)" = series ] || die "$TREE is not on branch 'series': check out series first"
+fixups=$(git -C "$TREE" log --format=%s base..series | grep -E '^(fixup|squash|amend)! ' || true)
+[ -z "$fixups" ] ||
+	die "base..series has fixup commits ($(wc -l <<<"$fixups"), e.g. '$(head -n 1 <<<"$fixups")'): fold them in first (git -C $TREE rebase -i --autosquash base)"
 [ -z "$(git -C "$TREE" status --porcelain --untracked-files=no)" ] ||
 	warn "$TREE has uncommitted edits; they are not exported (commit them, then run 'make export' again)"
 
