@@ -305,6 +305,20 @@ fetch_with() {
 	[ -f "$PATCHES_DIR"/0002-KVM-two-reworded.patch ]
 }
 
+@test "make export refuses fixup commits, naming one, and leaves patches/ alone" {
+	make_fake_tree
+	add_commit "KVM: one" virt/kvm/guest_memfd.c "int one;"
+	export_patches
+	run "$ROOT/scripts/tree.sh"
+	[ "$status" -eq 0 ]
+	add_commit "fixup! KVM: one" virt/kvm/guest_memfd.c "int one_fixed;"
+	run "$ROOT/scripts/export.sh"
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ $output == *"fixup commits"*"fixup! KVM: one"* ]]
+	[ "$(ls "$PATCHES_DIR"/*.patch | wc -l)" -eq 1 ]
+}
+
 # check_series: check-series on the fake tree with the stub make.
 check_series() {
 	export_patches
