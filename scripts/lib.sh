@@ -100,6 +100,9 @@ pick_accel() {
 	local want=${ACCEL:-auto}
 	case $want in
 	tcg) QEMU_ACCEL=(-accel tcg,thread=single -cpu max) ACCEL_WHY="TCG (ACCEL=tcg)" ;;
+	# One host thread per vCPU: real parallelism for the race hunters (experimental:
+	# see docs/reliability.md).
+	tcg-multi) QEMU_ACCEL=(-accel tcg,thread=multi -cpu max) ACCEL_WHY="TCG, multi-threaded (ACCEL=tcg-multi)" ;;
 	kvm) QEMU_ACCEL=(-accel kvm -cpu host) ACCEL_WHY="KVM -cpu host (ACCEL=kvm)" ;;
 	auto)
 		if [ -r /dev/kvm ] && [ -w /dev/kvm ] && grep -qwE 'vmx|svm' /proc/cpuinfo &&
@@ -109,7 +112,7 @@ pick_accel() {
 			QEMU_ACCEL=(-accel tcg,thread=single -cpu max)
 			ACCEL_WHY="TCG, single-threaded (no /dev/kvm that can run a KVM-capable guest: no vmx/svm, no nested virtualization, or /dev/kvm not usable)"
 		fi ;;
-	*) die "ACCEL=$want: use auto, kvm or tcg" ;;
+	*) die "ACCEL=$want: use auto, kvm, tcg or tcg-multi" ;;
 	esac
 }
 
