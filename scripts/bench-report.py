@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""bench-report.py DATA [PLOT_DAT]: turn the lines guest_memfd_conversion_perf_test
-prints into the benchmark's table and target verdicts (on stdout), and, with PLOT_DAT,
-the data of the conversion-time plot.
+"""bench-report.py DATA [PLOT_DAT]: turn the lines the benchmark
+(testbed/guest_memfd_conversion_perf_test, tests/kvm/) prints into the benchmark's
+table and target verdicts (on stdout), and, with PLOT_DAT, the data of the
+conversion-time plot.
 
 The test prints one line per figure and model, with one sample per repetition:
 

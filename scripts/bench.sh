@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # bench.sh: build the test kernel from patches/ as test.sh does, build the guest_memfd
-# conversion benchmark (guest_memfd_conversion_perf_test), boot the kernel under QEMU
-# with vm/bench.list, and turn the figures the test prints ("gmem_perf ..." lines,
+# conversion benchmark (testbed/guest_memfd_conversion_perf_test: tests/kvm/, not part
+# of the series, built against the tree's selftest library), boot the kernel under
+# QEMU with vm/bench.list, and turn the figures the test prints ("gmem_perf ..." lines,
 # kept as data.txt) into the table, the target verdicts (scripts/bench-report.py) and
 # a plot of conversion time against size, in results/<run>/ (bench.txt,
 # conversion-time.png) and docs/bench/.
 #
 #   BENCH_SKIP_KERNEL=1  use the kernel and uAPI headers already in build/obj-test:
 #                        no patches applied, no kernel built
-#   BENCH_TREE=DIR       build the benchmark from DIR (default: the test tree, i.e.
-#                        patches/ applied); e.g. build/linux before "make export"
+#   BENCH_TREE=DIR       build the benchmark against the selftest library of DIR
+#                        (default: the test tree, i.e. patches/ applied); e.g.
+#                        build/linux before "make export"
 #   BENCH_MAX_LOAD=L     the host counts as busy above this 1-minute load average
 #                        (default 0.5; while the benchmark runs, on top of its own QEMU)
 #   BENCH_SETTLE=S       seconds to wait for a busy host to settle before refusing
@@ -27,7 +29,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$ROOT/scripts/series.sh"
 
-TEST=guest_memfd_conversion_perf_test
+TEST=testbed/guest_memfd_conversion_perf_test
 LIST=$ROOT/vm/bench.list
 DOCS=$ROOT/docs/bench
 src=$(realpath -m "${BENCH_TREE:-$TEST_TREE}")
@@ -52,9 +54,8 @@ build_kernel() {
 }
 
 build_benchmark() {
-	local file=$src/tools/testing/selftests/kvm/$TEST.c
-	[ -f "$file" ] ||
-		die "$file does not exist: the tree has no benchmark (patches/ should add it); set BENCH_TREE to a tree that has it (e.g. BENCH_TREE=build/linux)"
+	[ -d "$src/tools/testing/selftests/kvm" ] ||
+		die "$src has no KVM selftests to build the benchmark against; set BENCH_TREE to a kernel tree with the series (e.g. BENCH_TREE=build/linux)"
 	"$ROOT/scripts/selftests.sh" "$src" "$KOBJ" "$SELFTESTS_OUT" "$TEST"
 }
 
@@ -141,7 +142,7 @@ describe_machine() {
 	else
 		echo "# kernel: Debian linux-source-7.3 7.3.4 + patches/ ($(series_patches | wc -l) patches)"
 	fi
-	echo "# benchmark: $TEST from ${src#"$ROOT"/}"
+	echo "# benchmark: $TEST (tests/kvm/) against the selftest library of ${src#"$ROOT"/}"
 	echo "# Emulated timings: compare ratios within this run only, never absolute times;"
 	echo "# docs/bench.md says which figures carry over to hardware."
 }

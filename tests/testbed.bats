@@ -70,26 +70,44 @@ export_patches() {
 		run bash -c ". '$ROOT/scripts/lib.sh'; list_tests '$l'"
 		[ "$status" -eq 0 ] || { echo "$l: $output"; false; }
 		[ -n "$output" ]
+		# A testbed/NAME test is built from tests/kvm/NAME.c.
+		for t in $(awk '$1 ~ /^testbed\// { sub(/^testbed\//, "", $1); print $1 }' <<<"$output"); do
+			[ -f "$ROOT/tests/kvm/$t.c" ] || { echo "$l: testbed/$t: no tests/kvm/$t.c"; false; }
+		done
 	done
 }
 
 fake_run() {	# LIST: vm.sh with the stub qemu and a fake kernel and test binaries
-	mkdir -p "$BUILD/tests/x86"
+	mkdir -p "$BUILD/tests/x86" "$BUILD/tests/testbed"
 	printf '#!/bin/sh\n' >"$BUILD/tests/guest_memfd_test"
 	cp "$BUILD/tests/guest_memfd_test" "$BUILD/tests/x86/foo_test"
-	chmod +x "$BUILD/tests/guest_memfd_test" "$BUILD/tests/x86/foo_test"
+	cp "$BUILD/tests/guest_memfd_test" "$BUILD/tests/testbed/bar_test"
+	chmod +x "$BUILD/tests/guest_memfd_test" "$BUILD/tests/x86/foo_test" "$BUILD/tests/testbed/bar_test"
 	: >"$BUILD/bzImage"
 	QEMU=$STUBS/qemu ACCEL=tcg run "$ROOT/scripts/vm.sh" "$BUILD/bzImage" "$BUILD/tests" "$1" "$BUILD/run"
 }
 
 @test "vm.sh: a list with blank lines runs, and the kernel is told to panic on a hang" {
-	printf 'guest_memfd_test 300\n\n# c\n\nx86/foo_test 300 -x\n\n' >"$BATS_TEST_TMPDIR/a.list"
+	printf 'guest_memfd_test 300\n\n# c\n\nx86/foo_test 300 -x\ntestbed/bar_test 300\n\n' >"$BATS_TEST_TMPDIR/a.list"
 	FAKE_QEMU_ARGS=$BATS_TEST_TMPDIR/qemu.args fake_run "$BATS_TEST_TMPDIR/a.list"
 	echo "$output"
 	[ "$status" -eq 0 ]
-	[[ $output == *"2 passed, 0 failed, 0 skipped"* ]]
+	[[ $output == *"3 passed, 0 failed, 0 skipped"* ]]
+	# Tests in subdirectories (x86/, testbed/) keep their paths in the VM's /tests.
+	gzip -dc "$BUILD/run/initramfs.cpio.gz" | cpio -t --quiet | grep -qx 'tests/testbed/bar_test'
 	grep -q 'hung_task_panic=1 softlockup_panic=1' "$BATS_TEST_TMPDIR/qemu.args"
 	[[ $output == *"# accelerator: TCG (ACCEL=tcg)"* ]]
+}
+
+@test "selftests.sh: a testbed/ name without a source in tests/kvm/ is refused, named" {
+	# Any selftests Makefile will do: tests/kvm/testbed.mk refuses before anything builds.
+	mkdir -p "$BATS_TEST_TMPDIR/src/tools/testing/selftests/kvm"
+	printf 'all:\n' >"$BATS_TEST_TMPDIR/src/tools/testing/selftests/kvm/Makefile"
+	run "$ROOT/scripts/selftests.sh" "$BATS_TEST_TMPDIR/src" "$BUILD/obj" "$BUILD/st" testbed/no_such_test
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ $output == *"no test bed source for testbed/no_such_test: testbed/NAME is built from $ROOT/tests/kvm/NAME.c"* ]]
+	[[ $output == *"selftest build failed"* ]]
 }
 
 @test "vm.sh: a kernel that did not arm the hang watchdogs fails the run" {
