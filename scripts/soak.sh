@@ -30,7 +30,7 @@ mkdir -p "$BUILD"
 	for s in "${seeds[@]}"; do
 		# Limits for 50 conversions/s and 400 calls/s: about 400 and 5000 were seen on the
 		# test kernel under TCG; the debug kernel is 3-5 times slower.
-		echo "guest_memfd_conversion_stress_test $((conversions / 50 + 600)) -i $conversions -s $s -g"
+		echo "x86/guest_memfd_conversion_stress_test $((conversions / 50 + 600)) -i $conversions -s $s -g"
 		echo "testbed/guest_memfd_conversion_fuzz_test $((calls / 400 + 600)) -n $calls -s $s"
 	done
 } >"$list"
