@@ -105,9 +105,9 @@ SPLATS='WARNING:|BUG:|KASAN:|UBSAN:|possible circular locking|possible recursive
 # What the reliability tests did, summed over the run (from their own output).
 figures() {
 	local c=$run/console.log conv calls seeds splats leaks
-	grep -aqE '^Conversions: [0-9]+ issued|^[0-9]+ calls \(|^=== END kmemleak' "$c" || return 0
+	grep -aqE '^Ran for [0-9.]+s, [0-9]+ conversions issued|^[0-9]+ calls \(|^=== END kmemleak' "$c" || return 0
 	# (awk, not grep, so that a figure that is absent is no error under pipefail)
-	conv=$(awk '/^Conversions: [0-9]+ issued/ { n += $2 } END { print n + 0 }' "$c")
+	conv=$(awk '/^Ran for [0-9.]+s, [0-9]+ conversions issued/ { n += $4 } END { print n + 0 }' "$c")
 	calls=$(awk '/^[0-9]+ calls \(/ { n += $1 } END { print n + 0 }' "$c")
 	seeds=$(awk '{ sub(/\r$/, "") } /^Seed: [0-9]+/ && !seen[$2]++ { printf "%s%s", sep, $2; sep = "," }' "$c")
 	splats=$(grep -acE "$SPLATS" "$c" || true)
