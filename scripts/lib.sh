@@ -87,9 +87,10 @@ list_selftests() {
 	list_tests "$1" | awk '$1 !~ /^demo\// { print $1 }'
 }
 
-# Tests whose SKIP is the expected result: "#expect-skip NAME" lines of a list.
+# Tests whose SKIP is the expected result: "#expect-skip NAME [REASON]" lines of a
+# list, printed as "NAME [REASON]". With a REASON, the skip's reason must begin with it.
 list_expected_skips() {
-	sed -n 's/^#expect-skip[[:space:]]\{1,\}\([^[:space:]]\{1,\}\).*/\1/p' "$1"
+	tr -d '\r' <"$1" | sed -n 's/^#expect-skip[[:space:]]\{1,\}//p' | sed 's/[[:space:]]*$//'
 }
 
 # The accelerator for the test VM: KVM with -cpu host where the host can run a guest

@@ -5,8 +5,10 @@
 # results/<run>/ (console.log, results.tap, summary.txt). Options may come in any order.
 #   --debug  the debug kernel (configs/debug.config: KASAN, lockdep, kmemleak, fault
 #            injection) booted with panic_on_warn=1, objects in build/obj-debug, with
-#            vm/race-windows.patch on top of the series: delays (test bed only, never
-#            part of the series) that widen the race windows the tests aim at
+#            vm/race-windows.patch on top of the series (test bed only, never part
+#            of the series): delays that widen the race windows the tests aim at,
+#            and a model of SEV-SNP's RMP rule that WARNs when the host maps memory
+#            a private fault gave the guest and no conversion took back
 #   --kcsan  a KCSAN kernel (configs/kcsan.config; KCSAN excludes KASAN), objects in
 #            build/obj-kcsan; a data race report fails the run like any splat
 #   --npt0   the test kernel booted with kvm_amd.npt=0 (shadow paging)

@@ -99,6 +99,22 @@ fake_run() {	# LIST: vm.sh with the stub qemu and a fake kernel and test binarie
 	[[ $output == *"# accelerator: TCG (ACCEL=tcg)"* ]]
 }
 
+@test "vm.sh: an expected skip passes only for the reason the list gives" {
+	printf 'guest_memfd_test 300\nx86/foo_test 300\n#expect-skip x86/foo_test no SNP here\n' \
+		>"$BATS_TEST_TMPDIR/a.list"
+	FAKE_QEMU_SKIP="x86/foo_test no SNP here (KVM_CAP_VM_TYPES)" fake_run "$BATS_TEST_TMPDIR/a.list"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ $output == *"1 passed, 0 failed, 0 skipped, 1 skipped as expected"* ]]
+	FAKE_QEMU_SKIP="x86/foo_test no gup_test" fake_run "$BATS_TEST_TMPDIR/a.list"
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ $output == *'# x86/foo_test skipped, but not because "no SNP here"'* ]]
+	[[ $output == *"1 passed, 1 failed, 1 skipped"* ]]
+	FAKE_QEMU_SKIP="guest_memfd_test no SNP here" fake_run "$BATS_TEST_TMPDIR/a.list"
+	[ "$status" -ne 0 ]
+}
+
 @test "selftests.sh: a testbed/ name without a source in tests/kvm/ is refused, named" {
 	# Any selftests Makefile will do: tests/kvm/testbed.mk refuses before anything builds.
 	mkdir -p "$BATS_TEST_TMPDIR/src/tools/testing/selftests/kvm"
@@ -170,19 +186,21 @@ qemu_running() { pgrep -f "sleep $FAKE_QEMU_SLEEP" >/dev/null; }
 	kill "$pid" 2>/dev/null || true
 }
 
-@test "vm/run-test.sh: exit status, timeout and harness skips" {
+@test "vm/run-test.sh: exit status, timeout, harness skips and the reason of a skip" {
 	mkdir -p "$BATS_TEST_TMPDIR/t"
 	printf '#!/bin/sh\nexit 3\n' >"$BATS_TEST_TMPDIR/t/fail_test"
 	printf '#!/bin/sh\necho "# Totals: pass:1 fail:0 xfail:0 xpass:0 skip:1 error:0"\n' >"$BATS_TEST_TMPDIR/t/skip_test"
+	printf '#!/bin/sh\necho "1..0 # SKIP - no SNP here"\nexit 4\n' >"$BATS_TEST_TMPDIR/t/why_test"
 	# A hung test whose child outlives it must not hold the run up.
 	printf '#!/bin/sh\nsleep 30 &\nsleep 30\n' >"$BATS_TEST_TMPDIR/t/hang_test"
 	chmod +x "$BATS_TEST_TMPDIR"/t/*
 	local t0=$SECONDS
 	run env RUN_TMP="$BATS_TEST_TMPDIR" TESTS_DIR="$BATS_TEST_TMPDIR/t" busybox sh -c ". '$ROOT/vm/run-test.sh'; cd /;
 		run_test fail_test 5 >/dev/null; a=\$rc; run_test skip_test 5 >/dev/null; b=\$rc;
-		run_test hang_test 1 >/dev/null; echo \$a \$b \$rc"
+		run_test hang_test 1 >/dev/null; c=\$rc; run_test why_test 5 >/dev/null;
+		echo \$a \$b \$c \$rc \$why"
 	pkill -f 'sleep 30' || true
-	[ "$output" = "3 4 137" ]
+	[ "$output" = "3 4 137 4 no SNP here" ]
 	[ $((SECONDS - t0)) -lt 15 ]
 }
 

@@ -3,7 +3,7 @@
 # (default /tmp) and, as it is printed, to the console, so that a panic or a hang keeps
 # the seed and progress lines. The output is a file, not a pipe: a child that outlives
 # the killed test cannot hold the run up. Sets rc (4 also when a kselftest harness run
-# skipped a case) and secs.
+# skipped a case), why (the first skip's reason, if it printed one) and secs.
 run_test() {
 	name=$1 limit=$2
 	shift 2
@@ -21,6 +21,8 @@ run_test() {
 	wait "$follower" 2>/dev/null
 	# A kselftest harness run passes even if some of its cases skipped.
 	[ "$rc" -eq 0 ] && grep -q -E '^# Totals: .* skip:[1-9]|^ok [0-9]+ .*# SKIP' "$out" && rc=4
+	why=""
+	[ "$rc" -ne 4 ] || why=$(sed -n 's/.*# SKIP[ -]*//p' "$out" | head -n 1 | tr -d '\r')
 	end=$(cut -d' ' -f1 /proc/uptime)
 	secs=$(awk "BEGIN { printf \"%.1f\", $end - $start }")
 	echo "=== END $name rc=$rc ${secs}s"
