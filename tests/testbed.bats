@@ -113,6 +113,12 @@ fake_run() {	# LIST: vm.sh with the stub qemu and a fake kernel and test binarie
 	[[ $output == *"1 passed, 1 failed, 1 skipped"* ]]
 	FAKE_QEMU_SKIP="guest_memfd_test no SNP here" fake_run "$BATS_TEST_TMPDIR/a.list"
 	[ "$status" -ne 0 ]
+	# The reason must begin the skip's reason, whatever the spaces in the list.
+	printf 'x86/foo_test 300\n#expect-skip   x86/foo_test   no SNP here\n' >"$BATS_TEST_TMPDIR/b.list"
+	FAKE_QEMU_SKIP="x86/foo_test no SNP here, really" fake_run "$BATS_TEST_TMPDIR/b.list"
+	[ "$status" -eq 0 ]
+	FAKE_QEMU_SKIP="x86/foo_test other; reason: no SNP here" fake_run "$BATS_TEST_TMPDIR/b.list"
+	[ "$status" -ne 0 ]
 }
 
 @test "selftests.sh: a testbed/ name without a source in tests/kvm/ is refused, named" {
