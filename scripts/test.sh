@@ -65,7 +65,8 @@ if [ -n "${T:-}" ]; then
 	mkdir -p "$BUILD"
 	echo "$tname ${limit:-600} $targs" >"$BUILD/one.list"
 	# Its expected skip, if the list has one (e.g. the SNP test here).
-	tr -d '\r' <"$list" | awk -v n="$tname" '$1 == "#expect-skip" && $2 == n' >>"$BUILD/one.list"
+	list_expected_skips "$list" | awk -v n="$tname" '$1 == n { print "#expect-skip " $0 }' \
+		>>"$BUILD/one.list"
 	list=$BUILD/one.list
 fi
 

@@ -4,8 +4,9 @@
 # build/), boot KERNEL (KVM runs nested inside; the accelerator is chosen by
 # pick_accel in lib.sh), collect TAP and console.
 # Prints one TAP line per test, any kernel splat, and "N passed, N failed, N skipped";
-# exits non-zero on any failure, unexpected skip (see "#expect-skip"), splat or hang. --shell: an interactive shell in
-# the VM on this terminal instead of the test run (make shell).
+# exits non-zero on any failure, unexpected skip (see "#expect-skip"), splat or hang.
+# --shell: an interactive shell in the VM on this terminal instead of the test run
+# (make shell).
 # QEMU names the emulator (the test bed's own tests use a stub).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
